@@ -1,0 +1,44 @@
+# nirbridge: `make demo` and `make test` each set everything up from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.nirbridge-installed
+TORCH  := torch==2.13.0
+NORSE  := norse==1.1.0
+
+.PHONY: install demo test test-all lint support-table benchmarks clean
+
+install: $(STAMP)
+
+# Reinstalls only when the project's requirements change. Norse goes in with --no-deps: its
+# torchvision requirement would replace the CPU torch build with another torch version.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e ".[all,dev]"
+	$(PIP) install --quiet --no-deps $(NORSE)
+	touch $(STAMP)
+
+demo: install
+	$(PY) examples/paper_lif.py
+
+test: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+
+test-all: install
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m ""
+
+lint: install
+	$(PY) -m ruff check src converters tests benchmarks examples scripts
+	$(PY) -m ruff format --check src converters tests benchmarks examples scripts
+
+support-table: install
+	$(PY) scripts/support_table.py --write
+
+benchmarks: install
+	OMP_NUM_THREADS=1 $(PY) benchmarks/reference.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""Targets of nirbridge, one folder each; see :mod:`nirbridge.converters.registry`."""

@@ -1,0 +1,47 @@
+"""nirbridge: spiking networks and their learning rules, portable through NIR.
+
+The core knows nothing of any simulator: :mod:`nirbridge.graph` reads, validates and walks NIR
+graphs; :mod:`nirbridge.reference` simulates them exactly as docs/semantics.md defines; targets
+live in :mod:`nirbridge.converters`.
+"""
+
+from ._errors import (
+    EdgeError,
+    FileFormatError,
+    GraphError,
+    InvalidParameterError,
+    MetadataError,
+    NirBridgeError,
+    ResetModeError,
+    ShapeError,
+    SimulationInputError,
+    TimeStepError,
+    UnknownNodeTypeError,
+    UnsupportedError,
+)
+from .graph import read, validate, write
+from .reference import ReferenceSimulator, SimulationResult, simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EdgeError",
+    "FileFormatError",
+    "GraphError",
+    "InvalidParameterError",
+    "MetadataError",
+    "NirBridgeError",
+    "ReferenceSimulator",
+    "ResetModeError",
+    "ShapeError",
+    "SimulationInputError",
+    "SimulationResult",
+    "TimeStepError",
+    "UnknownNodeTypeError",
+    "UnsupportedError",
+    "__version__",
+    "read",
+    "simulate",
+    "validate",
+    "write",
+]

@@ -1,0 +1,102 @@
+"""Exception types of nirbridge.
+
+Every error this package raises on bad input is one of these. Each carries the node and the
+parameter it concerns (where there is one) and what was expected, so that a message reads like
+``node 'lif1' (LIF), parameter 'tau': expected > 0 s, got -0.001``.
+"""
+
+from __future__ import annotations
+
+
+class NirBridgeError(Exception):
+    """Base class of every error nirbridge raises on bad input or configuration."""
+
+
+class GraphError(NirBridgeError):
+    """A NIR graph is malformed or holds invalid values.
+
+    Attributes:
+        node: Name of the offending node (dotted for nodes inside subgraphs), or None.
+        parameter: Name of the offending parameter or field, or None.
+        expected: What was expected, in words.
+        got: What was found, in words (a short repr).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        node_type: str | None = None,
+        parameter: str | None = None,
+        expected: str | None = None,
+        got: str | None = None,
+    ) -> None:
+        self.node = node
+        self.node_type = node_type
+        self.parameter = parameter
+        self.expected = expected
+        self.got = got
+        parts = []
+        if node is not None:
+            parts.append(f"node {node!r}" + (f" ({node_type})" if node_type else ""))
+        if parameter is not None:
+            parts.append(f"parameter {parameter!r}")
+        prefix = ", ".join(parts)
+        detail = message
+        if expected is not None:
+            detail += f": expected {expected}"
+            if got is not None:
+                detail += f", got {got}"
+        super().__init__(f"{prefix}: {detail}" if prefix else detail)
+
+
+class InvalidParameterError(GraphError):
+    """A parameter has the wrong shape, a non-finite value or a value out of range."""
+
+
+class UnknownNodeTypeError(GraphError):
+    """A node's type is not one NIR (or nirbridge) defines."""
+
+
+class EdgeError(GraphError):
+    """An edge names a node that does not exist, is duplicated, or leaves a node unreachable."""
+
+
+class ShapeError(GraphError):
+    """The shapes on the two ends of an edge do not agree."""
+
+
+class FileFormatError(NirBridgeError):
+    """A file is not a readable NIR file (not HDF5, no NIR root group, corrupted datasets)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class MetadataError(NirBridgeError):
+    """nirbridge's metadata namespace in a graph is malformed or from an unknown newer version."""
+
+
+class TimeStepError(NirBridgeError):
+    """No time step was given, or the one given is not a positive finite number of seconds."""
+
+
+class ResetModeError(NirBridgeError):
+    """The reset mode could not be decided or is not one of the known modes."""
+
+
+class SimulationInputError(NirBridgeError):
+    """Inputs given to a simulation do not match the graph's Input nodes."""
+
+
+class UnsupportedError(NirBridgeError):
+    """A construct is valid NIR but not supported by the component asked to handle it."""
+
+    def __init__(self, message: str, *, node: str | None = None, target: str | None = None):
+        self.node = node
+        self.target = target
+        where = f"node {node!r}: " if node else ""
+        by = f" (target {target!r})" if target else ""
+        super().__init__(f"{where}{message}{by}")

@@ -1,0 +1,1 @@
+"""Command-line interfaces: ``nirbridge`` and ``nir2pynn``."""

@@ -1,0 +1,209 @@
+"""nirbridge's namespace in a NIR graph's metadata.
+
+NIR carries no time step, integrator, reset convention or initial state. nirbridge stores them
+in ``graph.metadata["nirbridge"]``, a plain dictionary that nir's own writer stores as an HDF5
+group and stock ``nir.read`` reads back, so a file with our metadata stays a valid NIR file and a
+file without it stays valid for us.
+
+The namespace is versioned (``schema``). Older schemas are migrated on read; a newer one than this
+release knows fails with a clear message instead of being misread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._errors import MetadataError
+
+NAMESPACE = "nirbridge"
+SCHEMA_VERSION = 1
+
+INTEGRATORS = ("euler", "exact")
+RESET_MODES = ("subtract", "zero")
+#: Units time constants in a graph may be stored in, with their length in seconds.
+TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+
+_KNOWN_KEYS = {"schema", "dt", "time_unit", "integrator", "reset", "nir_version", "initial_state"}
+
+
+@dataclasses.dataclass(frozen=True)
+class BridgeMetadata:
+    """What nirbridge stores beside a NIR graph.
+
+    Attributes:
+        dt: Simulation time step in seconds, or None when the writer did not fix one.
+        time_unit: Unit of the time constants and delays stored in the graph ("s", "ms", "us").
+        integrator: "euler" or "exact" (see docs/semantics.md), or None for the default (euler).
+        reset: "subtract" or "zero", or None to decide from the NIR version.
+        nir_version: Version of the NIR format whose semantics the graph follows (the version of
+            the file it was first read from), e.g. "0.2.0". Decides the reset mode when ``reset``
+            is None.
+        initial_state: Initial state per node: ``{node: {state: array}}`` (e.g. ``{"lif1":
+            {"v": ...}}``), shapes as the node's; states not given start at zero.
+        extra: Keys of the namespace this module does not interpret (the learning rule and other
+            later extensions), kept as they are.
+    """
+
+    dt: float | None = None
+    time_unit: str = "s"
+    integrator: str | None = None
+    reset: str | None = None
+    nir_version: str | None = None
+    initial_state: Mapping[str, Mapping[str, np.ndarray]] = dataclasses.field(default_factory=dict)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.dt is not None:
+            check_dt(self.dt, source="metadata 'nirbridge.dt'")
+        if self.time_unit not in TIME_UNITS:
+            raise MetadataError(
+                f"metadata 'nirbridge.time_unit': expected one of {sorted(TIME_UNITS)}, "
+                f"got {self.time_unit!r}"
+            )
+        if self.integrator is not None and self.integrator not in INTEGRATORS:
+            raise MetadataError(
+                f"metadata 'nirbridge.integrator': expected one of {INTEGRATORS}, "
+                f"got {self.integrator!r}"
+            )
+        if self.reset is not None and self.reset not in RESET_MODES:
+            raise MetadataError(
+                f"metadata 'nirbridge.reset': expected one of {RESET_MODES}, got {self.reset!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The namespace as stored in ``graph.metadata["nirbridge"]`` (None values omitted)."""
+        out: dict[str, Any] = dict(self.extra)
+        out["schema"] = SCHEMA_VERSION
+        for key in ("dt", "time_unit", "integrator", "reset", "nir_version"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.initial_state:
+            out["initial_state"] = {
+                node: {name: np.asarray(v) for name, v in states.items()}
+                for node, states in self.initial_state.items()
+            }
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> BridgeMetadata:
+        """Parse the namespace as read from a file (numpy scalars and bytes accepted)."""
+        if not isinstance(raw, Mapping):
+            raise MetadataError(
+                f"metadata 'nirbridge': expected a group of values, got {type(raw).__name__}"
+            )
+        raw = migrate(dict(raw))
+        kwargs: dict[str, Any] = {}
+        if "dt" in raw:
+            kwargs["dt"] = _as_float(raw["dt"], "dt")
+        for key in ("time_unit", "integrator", "reset", "nir_version"):
+            if key in raw:
+                kwargs[key] = _as_str(raw[key], key)
+        if "initial_state" in raw:
+            kwargs["initial_state"] = _as_initial_state(raw["initial_state"])
+        kwargs["extra"] = {k: v for k, v in raw.items() if k not in _KNOWN_KEYS}
+        return cls(**kwargs)
+
+
+def migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Bring a stored namespace to the current schema, or fail if it is from a newer release."""
+    schema = raw.get("schema", SCHEMA_VERSION)
+    try:
+        schema = int(np.asarray(schema).item())
+    except (TypeError, ValueError) as exc:
+        raise MetadataError(
+            f"metadata 'nirbridge.schema': expected an integer, got {schema!r}"
+        ) from exc
+    if schema > SCHEMA_VERSION:
+        raise MetadataError(
+            f"metadata 'nirbridge.schema' is {schema}, newer than the {SCHEMA_VERSION} this "
+            "nirbridge understands: upgrade nirbridge to read this file"
+        )
+    if schema < 1:
+        raise MetadataError(f"metadata 'nirbridge.schema': expected >= 1, got {schema}")
+    # Schema 1 is the first; later schemas add their migrations here, oldest first.
+    raw["schema"] = SCHEMA_VERSION
+    return raw
+
+
+def check_dt(dt: Any, *, source: str = "dt") -> float:
+    """Return ``dt`` as a float number of seconds, or raise TimeStepError naming ``source``."""
+    from .._errors import TimeStepError
+
+    try:
+        value = float(np.asarray(dt).item())
+    except (TypeError, ValueError) as exc:
+        raise TimeStepError(f"{source}: expected a number of seconds, got {dt!r}") from exc
+    if not math.isfinite(value) or value <= 0:
+        raise TimeStepError(f"{source}: expected a positive finite number of seconds, got {dt!r}")
+    return value
+
+
+def read_metadata(graph: Any) -> BridgeMetadata:
+    """The nirbridge namespace of ``graph`` (defaults when it has none)."""
+    meta = getattr(graph, "metadata", None)
+    if not isinstance(meta, Mapping) or NAMESPACE not in meta:
+        return BridgeMetadata()
+    return BridgeMetadata.from_dict(meta[NAMESPACE])
+
+
+def with_metadata(graph: Any, **changes: Any) -> Any:
+    """Set fields of ``graph``'s nirbridge namespace in place and return the graph.
+
+    Example:
+        >>> with_metadata(graph, dt=1e-4, reset="subtract")
+    """
+    current = read_metadata(graph)
+    updated = dataclasses.replace(current, **changes)
+    if not isinstance(graph.metadata, dict):
+        graph.metadata = {}
+    graph.metadata[NAMESPACE] = updated.to_dict()
+    return graph
+
+
+def _as_float(value: Any, key: str) -> float:
+    try:
+        return float(np.asarray(value).item())
+    except (TypeError, ValueError) as exc:
+        raise MetadataError(
+            f"metadata 'nirbridge.{key}': expected a number, got {value!r}"
+        ) from exc
+
+
+def _as_str(value: Any, key: str) -> str:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf8")
+        except UnicodeDecodeError as exc:
+            raise MetadataError(f"metadata 'nirbridge.{key}': not valid UTF-8") from exc
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "SUO":
+        return _as_str(value.item(), key)
+    raise MetadataError(f"metadata 'nirbridge.{key}': expected a string, got {value!r}")
+
+
+def _as_initial_state(value: Any) -> dict[str, dict[str, np.ndarray]]:
+    if not isinstance(value, Mapping):
+        raise MetadataError("metadata 'nirbridge.initial_state': expected a group per node")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for node, states in value.items():
+        if not isinstance(states, Mapping):
+            raise MetadataError(
+                f"metadata 'nirbridge.initial_state.{node}': expected a group of state arrays"
+            )
+        out[str(node)] = {}
+        for name, arr in states.items():
+            a = np.asarray(arr)
+            if a.dtype.kind not in "biuf":
+                raise MetadataError(
+                    f"metadata 'nirbridge.initial_state.{node}.{name}': expected numbers, "
+                    f"got dtype {a.dtype}"
+                )
+            out[str(node)][str(name)] = a.astype(np.float64)
+    return out

@@ -1,0 +1,14 @@
+"""The numpy reference simulator of SEMANTICS.md: the oracle every backend is tested against."""
+
+from ._neurons import NeuronStep, phi, prepare_neuron
+from ._simulator import EVENT_DENSITY, ReferenceSimulator, SimulationResult, simulate
+
+__all__ = [
+    "EVENT_DENSITY",
+    "NeuronStep",
+    "ReferenceSimulator",
+    "SimulationResult",
+    "phi",
+    "prepare_neuron",
+    "simulate",
+]
