@@ -1,0 +1,61 @@
+"""Shared test helpers.
+
+Backends: a test that needs an optional package calls ``require("snntorch")`` (or uses the
+``snntorch`` / ``norse`` fixtures). Where the package is missing the test is skipped with the
+reason, unless NIRBRIDGE_REQUIRE names it (or is "all"), as CI sets it: then it fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("NIRBRIDGE_FIXTURES", REPO / "tests" / "fixtures"))
+PAPER = FIXTURES / "nir-paper"
+
+#: Import name of each optional backend the suite knows.
+BACKENDS = {"torch": "torch", "snntorch": "snntorch", "norse": "norse.torch"}
+
+
+def _required() -> set[str]:
+    raw = os.environ.get("NIRBRIDGE_REQUIRE", "")
+    names = {n.strip() for n in raw.split(",") if n.strip()}
+    return set(BACKENDS) if "all" in names else names
+
+
+def require(backend: str):
+    """Import an optional backend, skipping (or, when required, failing) if it is missing."""
+    module = BACKENDS.get(backend, backend)
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if backend in _required():
+            pytest.fail(f"backend {backend!r} is required (NIRBRIDGE_REQUIRE) but missing: {exc}")
+        pytest.skip(f"backend {backend!r} not installed: {exc}")
+
+
+def paper_file(*parts: str) -> Path:
+    """A file of the NIR paper fixtures; fails (never skips) when the fixtures are absent."""
+    path = PAPER.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"fixture {path} missing: tests/fixtures is part of the repository")
+    return path
+
+
+@pytest.fixture
+def torch():
+    return require("torch")
+
+
+@pytest.fixture
+def snntorch():
+    return require("snntorch")
+
+
+@pytest.fixture
+def norse():
+    return require("norse")
