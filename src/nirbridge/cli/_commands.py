@@ -1,0 +1,177 @@
+"""The work behind each ``nirbridge`` subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from .._errors import NirBridgeError, SimulationInputError
+from ..graph import (
+    NODE_SPECS,
+    SPIKING_TYPES,
+    back_edges,
+    check_graph,
+    infer_shapes,
+    inline_subgraphs,
+    read,
+    read_metadata,
+    reset_mode,
+    reset_source,
+    type_name,
+)
+from ..reference import ReferenceSimulator
+from ._files import load_inputs, save_outputs
+from ._plot import plot_outputs
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    graph = read(args.model, reset=args.reset)
+    sim = ReferenceSimulator(
+        graph, dt=args.dt, integrator=args.integrator, reset=args.reset, time_unit=args.time_unit
+    )
+    if args.input is not None:
+        inputs = load_inputs(args.input)
+    else:
+        if args.steps is None:
+            raise SimulationInputError("give --input IN.npz, or --steps N to run on zero input")
+        inputs = {name: np.zeros((args.steps, *sim.shapes[name])) for name in sim.inputs}
+    progress = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+    result = sim.run(inputs, args.steps, progress=progress)
+    spiking = {name: _is_spiking(sim, name) for name in result.outputs}
+    arrays = {
+        name: (arr.astype(np.uint8) if spiking[name] else arr)
+        for name, arr in result.outputs.items()
+    }
+    save_outputs(args.output, arrays)
+    steps = next(iter(arrays.values())).shape[0] if arrays else 0
+    print(
+        f"simulated {steps} steps at dt = {sim.dt:g} s ({sim.integrator}, reset {sim.reset}) "
+        f"-> {args.output}"
+    )
+    for name, arr in arrays.items():
+        if spiking[name]:
+            print(f"  {name}: {int(arr.sum())} spikes, shape {arr.shape}")
+        else:
+            print(f"  {name}: range [{arr.min():.4g}, {arr.max():.4g}], shape {arr.shape}")
+    if args.plot:
+        plot_outputs(
+            args.plot,
+            result.outputs,
+            dt=sim.dt,
+            spiking=spiking,
+            title=f"{args.model} ({sim.integrator}, reset {sim.reset})",
+        )
+        print(f"  plot -> {args.plot}")
+    return 0
+
+
+def _is_spiking(sim: ReferenceSimulator, output: str) -> bool:
+    """Whether an Output node carries spikes: every path into it starts at a spiking node."""
+    sources = list(sim.plan.forward[output]) + list(sim.plan.delayed[output])
+    return bool(sources) and all(type_name(sim.graph.nodes[s]) in SPIKING_TYPES for s in sources)
+
+
+def describe(path: str, *, check: bool = True) -> dict[str, Any]:
+    """A JSON-able description of a NIR file (what ``nirbridge inspect`` prints)."""
+    graph = read(path, check=check)
+    meta = read_metadata(graph)
+    problems = [str(p) for p in check_graph(graph)] if not check else []
+    flat = inline_subgraphs(graph)
+    try:
+        shapes = infer_shapes(flat)
+    except NirBridgeError as exc:
+        shapes = {}
+        if str(exc) not in problems:
+            problems.append(str(exc))
+    try:
+        mode, source = reset_mode(graph), reset_source(graph)
+    except NirBridgeError as exc:
+        mode, source = None, str(exc)
+    back = back_edges(flat)
+    nodes = []
+    for name, node in flat.nodes.items():
+        kind = type_name(node)
+        params = {}
+        for field in NODE_SPECS.get(kind, ()):
+            value = getattr(node, field.name, None)
+            if value is None or field.name in ("shape", "input_type"):
+                continue
+            params[field.name] = _summary(value)
+        nodes.append(
+            {"name": name, "type": kind, "shape": list(shapes.get(name, ())), "parameters": params}
+        )
+    return {
+        "file": str(path),
+        "nir_version": meta.nir_version,
+        "reset": mode,
+        "reset_source": source,
+        "nirbridge": {
+            "dt": meta.dt,
+            "time_unit": meta.time_unit,
+            "integrator": meta.integrator,
+            "initial_state": {k: sorted(v) for k, v in meta.initial_state.items()},
+            "other": sorted(meta.extra),
+        },
+        "learning_rule": meta.extra.get("learning_rule"),
+        "nodes": nodes,
+        "edges": [{"source": a, "target": b, "back_edge": (a, b) in back} for a, b in flat.edges],
+        "problems": problems,
+    }
+
+
+def _summary(value: Any) -> Any:
+    arr = np.asarray(value)
+    if arr.dtype.kind in "SUO":
+        return str(arr.item() if arr.shape == () else arr.tolist())
+    if arr.size == 1:
+        return float(arr.ravel()[0]) if arr.dtype.kind == "f" else arr.ravel()[0].item()
+    if arr.size <= 4:
+        return arr.tolist()
+    uniq = np.unique(arr)
+    if uniq.size == 1:
+        return {"shape": list(arr.shape), "all": uniq[0].item()}
+    return {
+        "shape": list(arr.shape),
+        "min": arr.min().item(),
+        "max": arr.max().item(),
+        "mean": float(arr.mean()),
+    }
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    info = describe(args.model, check=not args.no_check)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    print(f"{info['file']}")
+    print(f"  NIR version   {info['nir_version'] or 'unknown'}")
+    print(f"  reset mode    {info['reset'] or '?'} ({info['reset_source']})")
+    nb = info["nirbridge"]
+    print(f"  dt            {nb['dt'] if nb['dt'] is not None else 'not stored (give --dt)'}")
+    print(f"  time unit     {nb['time_unit']}")
+    print(f"  integrator    {nb['integrator'] or 'not stored (euler by default)'}")
+    if nb["initial_state"]:
+        print(f"  initial state {nb['initial_state']}")
+    rule = info["learning_rule"]
+    print(f"  learning rule {json.dumps(rule, default=str) if rule is not None else 'none'}")
+    print(f"\nnodes ({len(info['nodes'])}):")
+    width = max(len(n["name"]) for n in info["nodes"])
+    for n in info["nodes"]:
+        shape = "x".join(str(s) for s in n["shape"]) or "?"
+        print(f"  {n['name']:<{width}}  {n['type']:<9} {shape}")
+        for key, value in n["parameters"].items():
+            print(f"  {'':<{width}}    {key} = {json.dumps(value, default=str)}")
+    print(f"\nedges ({len(info['edges'])}):")
+    for e in info["edges"]:
+        mark = "   (back edge: carries the previous step)" if e["back_edge"] else ""
+        print(f"  {e['source']} -> {e['target']}{mark}")
+    if info["problems"]:
+        print(f"\nproblems ({len(info['problems'])}):")
+        for p in info["problems"]:
+            print(f"  - {p}")
+        return 1
+    return 0

@@ -1,0 +1,65 @@
+"""Project wiring: packaging, the support table, the examples."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import tomllib
+
+from tests.conftest import REPO
+
+sys.path.insert(0, str(REPO / "scripts"))
+import support_table  # noqa: E402
+
+
+def test_every_package_folder_is_listed_in_pyproject():
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    src = {
+        ".".join(p.parent.relative_to(REPO / "src").parts)
+        for p in (REPO / "src").rglob("__init__.py")
+    }
+    converters = {
+        ".".join(("nirbridge", "converters", *p.parent.relative_to(REPO / "converters").parts))
+        for p in (REPO / "converters").rglob("__init__.py")
+    }
+    assert src | converters == listed
+
+
+def test_converters_are_importable_as_nirbridge_converters():
+    from nirbridge.converters import registry
+
+    assert registry.get("reference").name == "reference"
+
+
+@pytest.mark.parametrize("path", [REPO / "README.md", REPO / "docs" / "support.md"])
+def test_support_table_is_current(path):
+    from nirbridge.converters.registry import support_table as table
+
+    text = path.read_text()
+    assert support_table.render(text, table()) == text, (
+        f"{path.name} is stale: run python scripts/support_table.py --write"
+    )
+
+
+def test_registry_hints_for_planned_and_unknown_targets():
+    from nirbridge import UnsupportedError
+    from nirbridge.converters import registry
+
+    with pytest.raises(UnsupportedError, match="issue #3"):
+        registry.get("pynn-nest")
+    with pytest.raises(UnsupportedError, match="known"):
+        registry.get("nope")
+
+
+def test_demo_example_prints_the_papers_spike_steps():
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "paper_lif.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "spike steps: [460, 510, 710, 760]" in proc.stdout
