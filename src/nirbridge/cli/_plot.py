@@ -46,7 +46,7 @@ def plot_outputs(
             ax.plot(flat[:, : min(flat.shape[1], 20)], lw=0.8)
             ax.set_ylabel("v")
             ax.set_title(
-                name + (" (first 20 of %d)" % flat.shape[1] if flat.shape[1] > 20 else ""),
+                name + (f" (first 20 of {flat.shape[1]})" if flat.shape[1] > 20 else ""),
                 fontsize=9,
             )
     axes[-1, 0].set_xlabel(f"step (dt = {dt * 1e3:g} ms)")
