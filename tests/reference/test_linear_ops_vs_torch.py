@@ -16,7 +16,7 @@ import nir
 import numpy as np
 import pytest
 
-from nirbridge import ShapeError, read
+from nirbridge import read
 from nirbridge.graph import LinearChain, compose, compose_nodes, inline_subgraphs, linear_chains
 from nirbridge.graph._linear import apply, output_shape
 from tests.conftest import paper_file
@@ -434,17 +434,6 @@ def test_compose_equals_chain(torch, padding, groups):
     _check_composed(torch, composed, chain, rng.normal(size=(5, *in_shape)))
 
 
-# compose_nodes builds its probe graph with an Output declared as shape [1], which infer_shapes
-# (run by compose) rejects for every chain with more than one output value. Not fixed here
-# (nirbridge/graph/_compose.py is outside this change); strict, so the mark must go once fixed.
-COMPOSE_NODES_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=ShapeError,
-    reason="compose_nodes declares its probe Output as shape [1]; infer_shapes rejects it",
-)
-
-
-@COMPOSE_NODES_BUG
 @SAME_EVEN_KERNEL
 @pytest.mark.parametrize("padding, groups", CHAIN_CASES)
 def test_compose_nodes_equals_chain(torch, padding, groups):
@@ -455,7 +444,7 @@ def test_compose_nodes_equals_chain(torch, padding, groups):
 
 
 def test_compose_nodes_single_output_value(torch):
-    """compose_nodes where its placeholder Output shape happens to fit (one output value)."""
+    """compose_nodes on a chain that ends in a single value."""
     rng = np.random.default_rng(4)
     chain = [
         ("fc", nir.Affine(weight=rng.normal(size=(5, 8)), bias=rng.normal(size=5))),

@@ -127,9 +127,12 @@ def compose_nodes(
 ) -> ComposedLinear:
     """Compose an explicit sequence of linear nodes applied to inputs of shape ``in_shape``."""
     names = ["in"] + [n for n, _ in nodes]
+    out_shape = tuple(in_shape)
+    for name, node in nodes:
+        out_shape = _linear.output_shape(node, name, out_shape)
     graph_nodes = {"in": nir.Input(input_type={"input": np.array(in_shape)})}
     graph_nodes.update(dict(nodes))
-    graph_nodes["out"] = nir.Output(output_type={"output": np.array([1])})
+    graph_nodes["out"] = nir.Output(output_type={"output": np.array(out_shape)})
     edges = list(zip(names, names[1:], strict=False)) + [(names[-1], "out")]
     g = nir.NIRGraph(nodes=graph_nodes, edges=edges, type_check=False)
     return compose(g, LinearChain("in", tuple(names[1:]), "out", False))
