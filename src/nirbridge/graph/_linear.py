@@ -236,12 +236,18 @@ def apply(node: nir.NIRNode, name: str, x: np.ndarray) -> np.ndarray:
         out_spatial = w.shape[2 : 2 + nd]
         cg = c // groups
         og = weight.shape[0] // groups
-        w = w.reshape(b, groups, cg, *out_spatial, *kernel)
-        wt = weight.reshape(groups, og, cg, *kernel)
-        letters = "hwz"[:nd]
-        kletters = "ijk"[:nd]
-        spec = f"bgc{letters}{kletters},goc{kletters}->bgo{letters}"
-        y = np.einsum(spec, w, wt, optimize=True).reshape(b, groups * og, *out_spatial)
+        n_out = int(np.prod(out_spatial))
+        n_k = cg * int(np.prod(kernel))
+        # im2col: one row per (sample, output position), one column per (channel, kernel tap),
+        # then one matrix product per group.
+        w = w.reshape(b, groups, cg, n_out, *kernel)
+        w = np.moveaxis(w, 3, 1).reshape(b * n_out, groups, n_k)
+        wt = weight.reshape(groups, og, n_k)
+        y = np.empty((b * n_out, groups, og), dtype=x.dtype)
+        for g in range(groups):
+            y[:, g] = np.ascontiguousarray(w[:, g]) @ wt[g].T
+        y = y.reshape(b, *out_spatial, groups * og)
+        y = np.moveaxis(y, -1, 1)
         bias = np.asarray(node.bias, dtype=x.dtype)
         return y + bias.reshape((-1,) + (1,) * nd)
     raise TypeError(f"not a linear node: {type(node).__name__}")
