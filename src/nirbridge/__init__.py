@@ -1,15 +1,18 @@
 """nirbridge: spiking networks and their learning rules, portable through NIR.
 
 The core knows nothing of any simulator: :mod:`nirbridge.graph` reads, validates and walks NIR
-graphs; :mod:`nirbridge.reference` simulates them exactly as docs/semantics.md defines; targets
+graphs; :mod:`nirbridge.learning` holds learning rules as data, stored in the file;
+:mod:`nirbridge.reference` simulates graphs exactly as docs/semantics.md defines; targets
 live in :mod:`nirbridge.converters`.
 """
 
+from . import learning
 from ._errors import (
     EdgeError,
     FileFormatError,
     GraphError,
     InvalidParameterError,
+    LearningRuleError,
     MetadataError,
     NirBridgeError,
     ResetModeError,
@@ -29,6 +32,7 @@ __all__ = [
     "FileFormatError",
     "GraphError",
     "InvalidParameterError",
+    "LearningRuleError",
     "MetadataError",
     "NirBridgeError",
     "ReferenceSimulator",
@@ -40,6 +44,7 @@ __all__ = [
     "UnknownNodeTypeError",
     "UnsupportedError",
     "__version__",
+    "learning",
     "read",
     "simulate",
     "validate",

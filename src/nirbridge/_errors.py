@@ -79,6 +79,68 @@ class MetadataError(NirBridgeError):
     """nirbridge's metadata namespace in a graph is malformed or from an unknown newer version."""
 
 
+class LearningRuleError(NirBridgeError):
+    """A learning rule is malformed, does not fit its graph, or is from an unknown newer schema.
+
+    Attributes:
+        rule: Kind of the rule concerned ("eprop", "stdp", ...), or None.
+        part: Class of the part of a rule concerned ("Optimizer"), when no rule is named.
+        field: Dotted path of the offending field inside the rule (``"optimizer.beta_1"``,
+            ``"scope.plastic_edges[2]"``), or None.
+        expected: What was expected, in words.
+        got: What was found, in words (a short repr).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str | None = None,
+        part: str | None = None,
+        field: str | None = None,
+        expected: str | None = None,
+        got: str | None = None,
+    ) -> None:
+        self.rule = rule
+        self.part = part
+        self.field = field
+        self.expected = expected
+        self.got = got
+        self.detail = message
+        parts = []
+        if rule is not None:
+            parts.append(f"learning rule {rule!r}")
+        elif part is not None:
+            parts.append(part)
+        if field is not None:
+            parts.append(f"field {field!r}")
+        prefix = ", ".join(parts)
+        detail = message
+        if expected is not None:
+            detail += f": expected {expected}"
+            if got is not None:
+                detail += f", got {got}"
+        elif got is not None:
+            detail += f": got {got}"
+        super().__init__(f"{prefix}: {detail}" if prefix else detail)
+
+    def within(
+        self, prefix: str, *, rule: str | None = None, part: str | None = None
+    ) -> LearningRuleError:
+        """The same error, its field path prefixed by ``prefix`` (the enclosing field)."""
+        field = prefix if self.field is None else f"{prefix}.{self.field}"
+        if self.field is not None and self.field.startswith("["):
+            field = f"{prefix}{self.field}"
+        return LearningRuleError(
+            self.detail,
+            rule=rule if rule is not None else self.rule,
+            part=None if rule is not None else (part if part is not None else self.part),
+            field=field,
+            expected=self.expected,
+            got=self.got,
+        )
+
+
 class TimeStepError(NirBridgeError):
     """No time step was given, or the one given is not a positive finite number of seconds."""
 
