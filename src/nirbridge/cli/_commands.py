@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import NirBridgeError, SimulationInputError
+from .._errors import LearningRuleError, NirBridgeError, SimulationInputError
 from ..graph import (
     NODE_SPECS,
     SPIKING_TYPES,
@@ -23,6 +23,8 @@ from ..graph import (
     reset_source,
     type_name,
 )
+from ..learning import METADATA_KEY, LearningRule, rule_of
+from ..learning._base import jsonable
 from ..reference import ReferenceSimulator
 from ._files import load_inputs, save_outputs
 from ._plot import plot_outputs
@@ -91,6 +93,9 @@ def describe(path: str, *, check: bool = True) -> dict[str, Any]:
         mode, source = reset_mode(graph), reset_source(graph)
     except NirBridgeError as exc:
         mode, source = None, str(exc)
+    rule, rule_problem = _rule(graph)
+    if rule_problem is not None:
+        problems.append(rule_problem)
     back = back_edges(flat)
     nodes = []
     for name, node in flat.nodes.items():
@@ -116,11 +121,25 @@ def describe(path: str, *, check: bool = True) -> dict[str, Any]:
             "initial_state": {k: sorted(v) for k, v in meta.initial_state.items()},
             "other": sorted(meta.extra),
         },
-        "learning_rule": meta.extra.get("learning_rule"),
+        "learning_rule": _jsonable_rule(meta.extra.get(METADATA_KEY)),
+        "learning_rule_summary": rule.summary() if rule is not None else None,
+        "learning_rule_details": dict(rule.details()) if rule is not None else None,
         "nodes": nodes,
         "edges": [{"source": a, "target": b, "back_edge": (a, b) in back} for a, b in flat.edges],
         "problems": problems,
     }
+
+
+def _rule(graph: Any) -> tuple[LearningRule | None, str | None]:
+    """The graph's learning rule (checked against it), or the problem with it."""
+    try:
+        return rule_of(graph), None
+    except NirBridgeError as exc:
+        return None, f"learning rule: {exc}"
+
+
+def _jsonable_rule(raw: Any) -> Any:
+    return None if raw is None else jsonable(raw)
 
 
 def _summary(value: Any) -> Any:
@@ -156,8 +175,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"  integrator    {nb['integrator'] or 'not stored (euler by default)'}")
     if nb["initial_state"]:
         print(f"  initial state {nb['initial_state']}")
-    rule = info["learning_rule"]
-    print(f"  learning rule {json.dumps(rule, default=str) if rule is not None else 'none'}")
+    if info["learning_rule_summary"] is not None:
+        print(f"  learning rule {info['learning_rule_summary']}")
+        details = info["learning_rule_details"]
+        width = max(len(k) for k in details)
+        for key, value in details.items():
+            print(f"                {key:<{width}}  {value}")
+    elif info["learning_rule"] is not None:
+        print("  learning rule unreadable (see problems)")
+    else:
+        print("  learning rule none")
     print(f"\nnodes ({len(info['nodes'])}):")
     width = max(len(n["name"]) for n in info["nodes"])
     for n in info["nodes"]:
@@ -174,4 +201,22 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         for p in info["problems"]:
             print(f"  - {p}")
         return 1
+    return 0
+
+
+def cmd_rule(args: argparse.Namespace) -> int:
+    if args.rule_command == "validate":
+        return cmd_rule_validate(args)
+    raise NirBridgeError(f"unknown rule command {args.rule_command!r}")  # pragma: no cover
+
+
+def cmd_rule_validate(args: argparse.Namespace) -> int:
+    """Check the learning rule of a NIR file: exit 0 with a summary, or 2 with the error."""
+    graph = read(args.model)
+    rule = rule_of(graph)
+    if rule is None:
+        raise LearningRuleError(
+            f"{args.model}: no learning rule (metadata 'nirbridge.{METADATA_KEY}' is absent)"
+        )
+    print(f"{args.model}: valid {rule.summary()}")
     return 0

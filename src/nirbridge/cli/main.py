@@ -3,6 +3,7 @@
 Subcommands:
     simulate   run a NIR graph on the reference simulator (IN.npz -> OUT.npz)
     inspect    show a NIR file's nodes, shapes, parameters, version, reset mode and metadata
+    rule       check the learning rule stored in a NIR file (rule validate FILE.nir)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .._errors import NirBridgeError
-from ._commands import cmd_inspect, cmd_simulate
+from ._commands import cmd_inspect, cmd_rule, cmd_simulate
 
 _FILE_CONTRACT = """\
 file contract (every nirbridge command):
@@ -106,6 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show the file even if it fails validation (problems are listed)",
     )
+
+    rule = sub.add_parser(
+        "rule",
+        help="check the learning rule stored in a NIR file",
+        description="Learning rules stored in NIR files (metadata nirbridge.learning_rule; "
+        "see docs/learning.md).",
+    )
+    rule_sub = rule.add_subparsers(dest="rule_command", metavar="ACTION", required=True)
+    rv = rule_sub.add_parser(
+        "validate",
+        help="check a file's learning rule against its graph",
+        description="Read MODEL.nir, parse its learning rule and check it against the graph. "
+        "Exit 0 with a one-line summary when valid; exit 2 with the error otherwise (no rule, "
+        "a malformed or newer-schema rule, a rule naming edges or nodes the graph lacks).",
+    )
+    rv.add_argument("model", metavar="MODEL.nir", help="the NIR file")
     return parser
 
 
@@ -117,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_simulate(args)
         if args.command == "inspect":
             return cmd_inspect(args)
+        if args.command == "rule":
+            return cmd_rule(args)
     except NirBridgeError as exc:
         print(f"nirbridge {args.command}: error: {exc}", file=sys.stderr)
         return 2
