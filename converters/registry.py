@@ -65,9 +65,10 @@ ENTRIES: tuple[Entry, ...] = (
         "pynn-nest",
         "simulator",
         "NIR -> PyNN on NEST (nir2pynn default)",
+        target="nirbridge.converters.pynn:NestConverter",
         extra="nest",
-        status="planned",
-        note="issue #3",
+        note="issue #3 in progress: LIF/IF spike-exact; CubaLIF feed-forward exact, recurrence "
+        "approximate",
     ),
     Entry(
         "pynn-brian2",

@@ -18,7 +18,12 @@ FIXTURES = Path(os.environ.get("NIRBRIDGE_FIXTURES", REPO / "tests" / "fixtures"
 PAPER = FIXTURES / "nir-paper"
 
 #: Import name of each optional backend the suite knows.
-BACKENDS = {"torch": "torch", "snntorch": "snntorch", "norse": "norse.torch"}
+BACKENDS = {
+    "torch": "torch",
+    "snntorch": "snntorch",
+    "norse": "norse.torch",
+    "nest": "pyNN.nest",
+}
 
 
 def _required() -> set[str]:

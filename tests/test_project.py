@@ -8,6 +8,7 @@ import sys
 import pytest
 import tomllib
 
+import nirbridge
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -48,10 +49,21 @@ def test_registry_hints_for_planned_and_unknown_targets():
     from nirbridge import UnsupportedError
     from nirbridge.converters import registry
 
-    with pytest.raises(UnsupportedError, match="issue #3"):
-        registry.get("pynn-nest")
+    with pytest.raises(UnsupportedError, match="issue #4"):
+        registry.get("snntorch")
     with pytest.raises(UnsupportedError, match="known"):
         registry.get("nope")
+
+
+def test_nest_target_checks_without_building():
+    from nirbridge.converters import registry
+    from tests.conftest import paper_file, require
+
+    require("nest")
+    nest = registry.get("pynn-nest")
+    assert nest.check(nirbridge.read(paper_file("01_lif", "lif_norse.nir"))) == []
+    issues = nest.check(nirbridge.read(paper_file("03_rnn", "braille_noDelay_noBias_subtract.nir")))
+    assert len(issues) == 1 and issues[0].node == "lif1.lif" and "subtract" in issues[0].message
 
 
 def test_demo_example_prints_the_papers_spike_steps():

@@ -184,7 +184,7 @@ def test_console_scripts_run_with_help():
     assert "IN.npz" in sim_help and "--integrator" in sim_help
 
 
-def test_nir2pynn_says_it_is_not_available_yet(tmp_path):
+def test_nir2pynn_missing_model_is_a_clear_error():
     exe = Path(sys.executable).parent / "nir2pynn"
     proc = subprocess.run([str(exe), "model.nir"], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "not implemented" in proc.stderr
+    assert proc.returncode == 2 and "model.nir: no such file" in proc.stderr

@@ -1,0 +1,62 @@
+"""The PyNN-on-NEST target behind the converter protocol."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from typing import Any
+
+import nir
+
+from nirbridge._converter import Issue
+from nirbridge._errors import GraphError, NirBridgeError, UnsupportedError
+from nirbridge.graph import SUPPORTED_TYPES
+
+from ._convert import to_pynn
+
+#: Node types the PyNN converter maps (Delay and Threshold have no event-driven form yet).
+NODE_TYPES = frozenset(SUPPORTED_TYPES) - {"Delay", "Threshold"}
+
+
+class NestConverter:
+    """``from_nir`` builds the graph on ``pyNN.nest`` (see :func:`to_pynn` for the options)."""
+
+    name = "pynn-nest"
+    kind = "simulator"
+    node_types = NODE_TYPES
+    module = "pyNN.nest"
+
+    def _sim(self) -> Any:
+        os.environ.setdefault("PYNEST_QUIET", "1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(self.module)
+
+    def check(self, graph: nir.NIRGraph, **options: Any) -> list[Issue]:
+        """What stands in the way of ``from_nir`` (planning only; nothing is built)."""
+        from nirbridge.graph import reset_mode
+
+        from ._cells import cell_map
+        from ._plan import plan_network
+
+        try:
+            mode = reset_mode(graph, options.get("reset", "auto"))
+            for name, node in graph.nodes.items():
+                kind = type(node).__name__
+                if kind in ("LIF", "IF", "CubaLIF", "LI", "I", "CubaLI"):
+                    cell_map(kind, mode, name)
+            plan = plan_network(graph, approximate=options.get("approximate", False))
+        except (UnsupportedError, GraphError) as exc:
+            return [Issue("error", str(exc), node=getattr(exc, "node", None))]
+        except NirBridgeError as exc:
+            return [Issue("error", str(exc))]
+        return [Issue("warning", note) for note in plan.approximations]
+
+    def from_nir(self, graph: nir.NIRGraph, **options: Any) -> Any:
+        return to_pynn(graph, self._sim(), **options)
+
+    def to_nir(self, obj: Any, **options: Any) -> nir.NIRGraph:
+        raise UnsupportedError(
+            "export from PyNN (from_pynn) is not implemented yet", target=self.name
+        )

@@ -1,0 +1,356 @@
+"""Building and running a planned network on a PyNN backend passed in by the caller."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import types
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from nirbridge._errors import SimulationInputError, UnsupportedError
+from nirbridge.graph import NODE_SPECS
+
+from ._cells import CellMap, Ctx, cell_map
+from ._plan import NetworkPlan, PopulationPlan
+
+TARGET = "pynn"
+#: Reference step t (0-based) of an Input is sent at simulator time (t + START_STEPS) * h: NEST
+#: cannot place a spike at t = 0 and PyNN shifts spike sources by one min_delay.
+START_STEPS = 2
+#: PyNN expresses native weights of current-based cells in nA; NEST's native unit is pA.
+PYNN_WEIGHT_SCALE = 1e-3
+
+
+@dataclasses.dataclass
+class BuiltPopulation:
+    plan: PopulationPlan
+    cells: CellMap | None
+    population: Any
+    lag: int  # steps the population's activity lags the reference (its depth + start offset)
+
+
+class PyNNNetwork:
+    """A NIR graph built on a PyNN simulator; runs in the reference's IN/OUT contract.
+
+    Use as a context manager (``sim.end()`` on exit) or call :meth:`close`.
+
+    Attributes:
+        sim: The PyNN backend module.
+        plan: The simulator-independent plan (populations, projections, output lags).
+        populations: PyNN Population per NIR node name (Inputs included).
+        projections: PyNN Projections per ``"source->target"``, excitatory and inhibitory.
+    """
+
+    def __init__(
+        self,
+        plan: NetworkPlan,
+        sim: types.ModuleType,
+        *,
+        dt: float,
+        integrator: str,
+        reset: str,
+        h: float = 1.0,
+        progress: bool = False,
+        setup: dict[str, Any] | None = None,
+    ) -> None:
+        self.plan = plan
+        self._setup = setup
+        self.sim = sim
+        self.dt = dt
+        self.h = h
+        self.integrator = integrator
+        self.reset = reset
+        self._runs = 0
+        self._built: dict[str, BuiltPopulation] = {}
+        self.populations: dict[str, Any] = {}
+        self.projections: dict[str, list[Any]] = {}
+        self._progress = progress
+        self._build(progress)
+
+    # -- construction -------------------------------------------------------------------------
+    def _build(self, progress: bool) -> None:
+        sim = self.sim
+        if self._setup is not None:
+            sim.setup(**self._setup)
+        self._gains: dict[str, np.ndarray] = {}
+        pops = list(self.plan.populations.values())
+        bar = tqdm(
+            total=len(pops) + len(self.plan.projections) + 1,
+            desc="building",
+            disable=not progress,
+            unit="item",
+        )
+        for pop in pops:
+            if pop.kind == "Input":
+                population = sim.Population(
+                    pop.size, sim.SpikeSourceArray(spike_times=[]), label=pop.name
+                )
+                built = BuiltPopulation(pop, None, population, pop.depth)
+            else:
+                built = self._neuron_population(pop)
+            self._built[pop.name] = built
+            self.populations[pop.name] = built.population
+            bar.update()
+        self._bias = None
+        for pop in pops:
+            if pop.kind == "Input":
+                continue
+            built = self._built[pop.name]
+            lag = self.plan.synaptic_lag[pop.name]
+            drive = (
+                built.cells.drive(_nir_params(pop), self._ctx(pop))
+                if built.cells.drive is not None
+                else 0.0
+            )
+            # Bias inputs: a source firing every step from the first, at depth 0 like an Input;
+            # biases behind a back edge start one step later.
+            for bias, extra_delay, extra in ((pop.bias, 0, drive), (pop.recurrent_bias, 1, 0.0)):
+                native = bias * self._gains[pop.name] + extra
+                if not np.any(native != 0):
+                    continue
+                if self._bias is None:
+                    self._bias = sim.Population(
+                        1, sim.SpikeSourceArray(spike_times=[]), label="bias"
+                    )
+                self._connect(
+                    "bias",
+                    self._bias,
+                    pop.name,
+                    native[None, :],
+                    pop.depth - lag + extra_delay,
+                    native_units=True,
+                )
+        bar.update()
+        for proj in self.plan.projections:
+            dense = proj.weights.toarray().T  # (pre, post)
+            self._connect(
+                proj.source, self.populations[proj.source], proj.target, dense, proj.delay
+            )
+            bar.update()
+        bar.close()
+        for out in self.plan.outputs.values():
+            built = self._built[out.source]
+            variable = "spikes" if built.plan.spiking else "V_m"
+            built.population.record(variable)
+
+    def _neuron_population(self, pop: PopulationPlan) -> BuiltPopulation:
+        cells = cell_map(pop.kind, self.reset, pop.name)
+        params = _nir_params(pop)
+        ctx = self._ctx(pop)
+        native = cells.native_parameters(params, ctx)
+        model = _native_type(self.sim, cells.model)
+        v0 = self._initial_voltage(pop, cells, native)
+        with warnings.catch_warnings(), _quiet_logger("PyNN"):
+            warnings.simplefilter("ignore")
+            population = self.sim.Population(pop.size, model(**native), label=pop.name)
+            population.initialize(V_m=v0)
+        self._gains[pop.name] = cells.gain(params, ctx)
+        return BuiltPopulation(pop, cells, population, pop.depth)
+
+    def _initial_voltage(self, pop: PopulationPlan, cells: CellMap, native: dict) -> Any:
+        """V_m at time 0 such that the membrane is at 0 when the network's first step begins.
+
+        A population at depth d is updated ``START_STEPS + d - 1`` times before the reference's
+        first step; with a leak towards ``E_L != 0`` it would drift meanwhile, so it starts where
+        that drift ends at 0: ``E_L * (1 - P**-k)``."""
+        e_l = native.get("E_L")
+        if e_l is None or not np.any(e_l != 0):
+            return 0.0
+        k = START_STEPS + pop.depth - 1
+        decay = np.exp(-self.h / native["tau_m"])
+        v0 = e_l * (1.0 - decay ** (-k))
+        if np.any(v0 >= native.get("V_th", np.inf)):
+            raise UnsupportedError(
+                "the leak potential would make the neuron fire before the network starts; "
+                "cannot align this population with the reference",
+                node=pop.name,
+                target=TARGET,
+            )
+        return v0
+
+    def _ctx(self, pop: PopulationPlan) -> Ctx:
+        return Ctx(self.dt, self.h, self.integrator, pop.name)
+
+    def _connect(
+        self,
+        source: str,
+        pre: Any,
+        target: str,
+        weights: np.ndarray,
+        delay_steps: int,
+        *,
+        native_units: bool = False,
+    ) -> None:
+        """Projections from ``pre`` to ``target`` with weights ``(pre, post)`` in the units of
+        the NIR node's input (or already native, with ``native_units``)."""
+        built = self._built[target]
+        if not native_units:
+            weights = weights * self._gains[target][None, :]
+        native = weights * PYNN_WEIGHT_SCALE
+        label = f"{source}->{target}"
+        made = []
+        for receptor, mask in (("excitatory", native > 0), ("inhibitory", native < 0)):
+            if not mask.any():
+                continue
+            connector = self.sim.ArrayConnector(mask)
+            synapse = self.sim.StaticSynapse(
+                weight=np.where(mask, native, 0.0), delay=delay_steps * self.h
+            )
+            made.append(
+                self.sim.Projection(
+                    pre,
+                    built.population,
+                    connector,
+                    synapse,
+                    receptor_type=receptor,
+                    label=f"{label}:{receptor}",
+                )
+            )
+        self.projections[label] = made
+
+    # -- running ------------------------------------------------------------------------------
+    def run(
+        self, inputs: Mapping[str, np.ndarray], steps: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run on ``inputs`` (Input name -> ``(steps, *shape)``, spikes as 0/1); return each
+        Output's activity ``(steps, *shape)`` in reference timing (spikes 0/1, or voltages)."""
+        arrays = self._check_inputs(inputs)
+        length = next(iter(arrays.values())).shape[0] if arrays else 0
+        steps = length if steps is None else int(steps)
+        if self._runs:
+            # NEST cannot reset a network's state through PyNN: build it afresh.
+            if self._setup is None:
+                raise UnsupportedError(
+                    "a second run needs a fresh network; build with setup=True (the default)",
+                    target=TARGET,
+                )
+            self.sim.end()
+            self._built.clear()
+            self.populations.clear()
+            self.projections.clear()
+            self._build(self._progress)
+        for name, x in arrays.items():
+            x = x[:steps]
+            times = [
+                self.sim.Sequence(((np.flatnonzero(x[:, i]) + START_STEPS) * self.h).tolist())
+                for i in range(x.shape[1])
+            ]
+            self.populations[name].set(spike_times=times)
+        if self._bias is not None:
+            every = ((np.arange(steps) + START_STEPS) * self.h).tolist()
+            self._bias.set(spike_times=[self.sim.Sequence(every)])
+        max_lag = max((b.lag for b in self._built.values()), default=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.sim.run((steps + START_STEPS + max_lag + 1) * self.h)
+        self._runs += 1
+        return {name: self._read(out, steps) for name, out in self.plan.outputs.items()}
+
+    def _read(self, out: Any, steps: int) -> np.ndarray:
+        built = self._built[out.source]
+        size = built.plan.size
+        offset = START_STEPS + built.lag
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            block = built.population.get_data()
+        segment = block.segments[-1]
+        result = np.zeros((steps, size))
+        if built.plan.spiking:
+            for train in segment.spiketrains:
+                index = int(train.annotations["source_index"])
+                t = np.rint(np.asarray(train.magnitude) / self.h).astype(int) - offset
+                t = t[(t >= 0) & (t < steps)]
+                result[t, index] = 1.0
+        else:
+            signal = segment.filter(name="V_m")[0]
+            v = np.asarray(signal.magnitude)
+            idx = np.arange(steps) + offset
+            ok = idx < v.shape[0]
+            result[ok] = v[idx[ok]]
+        return result.reshape(steps, *out.shape)
+
+    def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [p.name for p in self.plan.populations.values() if p.kind == "Input"]
+        unknown = sorted(set(inputs) - set(names))
+        missing = [n for n in names if n not in inputs]
+        if unknown or missing:
+            raise SimulationInputError(
+                f"inputs must name the Input nodes {names}; unknown: {unknown}, missing: {missing}"
+            )
+        arrays = {}
+        for name in names:
+            pop = self.plan.populations[name]
+            x = np.asarray(inputs[name], dtype=np.float64)
+            if x.ndim != 1 + len(pop.shape) or tuple(x.shape[1:]) != pop.shape:
+                raise SimulationInputError(
+                    f"input {name!r}: expected (steps, *{pop.shape}), got {x.shape}"
+                )
+            flat = x.reshape(x.shape[0], -1)
+            if not np.all((flat == 0) | (flat == 1)):
+                raise UnsupportedError(
+                    "only spike inputs (0/1 per step) are supported on PyNN targets so far",
+                    node=name,
+                    target=TARGET,
+                )
+            arrays[name] = flat
+        return arrays
+
+    def close(self) -> None:
+        """End the simulation (``sim.end()``)."""
+        self.sim.end()
+
+    def __enter__(self) -> PyNNNetwork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """PyNN logs a warning for each native state variable NEST will not initialise (eprop_iaf's
+    learning_signal...); those are not ours to set. Silence that logger while building."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _native_type(sim: types.ModuleType, name: str) -> Any:
+    """``sim.native_cell_type(name)`` without boolean defaults, which PyNN passes back to NEST
+    as numpy booleans that NEST 3.10 rejects (e.g. ``ignore_and_spike`` of ``eprop_iaf``)."""
+    model = sim.native_cell_type(name)
+    booleans = [k for k, v in model.default_parameters.items() if isinstance(v, (bool, np.bool_))]
+    if booleans:
+        model = type(
+            model.__name__,
+            (model,),
+            {
+                "default_parameters": {
+                    k: v for k, v in model.default_parameters.items() if k not in booleans
+                },
+            },
+        )
+    return model
+
+
+def _nir_params(pop: PopulationPlan) -> dict[str, np.ndarray]:
+    """The node's float parameters, broadcast to the population and flattened (C order)."""
+    out = {}
+    for field in NODE_SPECS[pop.kind]:
+        if field.kind != "float":
+            continue
+        value = getattr(pop.node, field.name, None)
+        if value is None:
+            continue
+        out[field.name] = np.broadcast_to(np.asarray(value, dtype=np.float64), pop.shape).ravel()
+    return out

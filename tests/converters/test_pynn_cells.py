@@ -1,0 +1,68 @@
+"""The PyNN translation tables, both ways, without a simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nirbridge import UnsupportedError
+from nirbridge.converters.pynn._cells import CELL_MAPS, Ctx, cell_map, tau_to_decay
+
+RANGES = {
+    "tau": (2e-3, 50e-3),
+    "tau_syn": (2e-3, 20e-3),
+    "tau_mem": (2e-3, 50e-3),
+    "v_threshold": (0.2, 2.0),
+    "v_reset": (-0.5, 0.1),
+    "v_leak": (-0.3, 0.3),
+    "r": (0.5, 3.0),
+    "w_in": (0.5, 2.0),
+}
+
+
+@pytest.mark.parametrize("key", sorted(CELL_MAPS))
+@pytest.mark.parametrize("integrator", ["euler", "exact"])
+def test_rows_round_trip(key, integrator):
+    cells = CELL_MAPS[key]
+    rng = np.random.default_rng(0)
+    ctx = Ctx(dt=1e-3, h=1.0, integrator=integrator, node="n")
+    params = {f: rng.uniform(*RANGES[f], 16) for f in RANGES}
+    native = cells.native_parameters(params, ctx)
+    back = cells.nir_parameters(native, ctx)
+    assert set(back) == {r.nir for r in cells.rows}
+    for field, value in back.items():
+        np.testing.assert_allclose(value, params[field], rtol=1e-12, err_msg=field)
+    for name, value in cells.constants.items():
+        np.testing.assert_array_equal(native[name], value)
+
+
+@pytest.mark.parametrize(
+    "integrator,expected", [("euler", lambda a: 1 - a), ("exact", lambda a: np.exp(-a))]
+)
+def test_native_decay_equals_reference_decay(integrator, expected):
+    tau = np.array([2e-3, 10e-3, 40e-3])
+    ctx = Ctx(dt=1e-3, h=0.1, integrator=integrator, node="n")
+    native = CELL_MAPS[("LIF", "zero")].native_parameters(
+        {
+            "tau": tau,
+            "v_threshold": np.ones(3),
+            "v_reset": np.zeros(3),
+            "r": np.ones(3),
+            "v_leak": np.zeros(3),
+        },
+        ctx,
+    )
+    np.testing.assert_allclose(tau_to_decay(native["tau_m"], 0.1), expected(1e-3 / tau), rtol=1e-13)
+
+
+def test_euler_decay_out_of_range_names_the_node():
+    ctx = Ctx(dt=1e-3, h=1.0, integrator="euler", node="fast")
+    with pytest.raises(UnsupportedError, match="node 'fast'.*dt"):
+        CELL_MAPS[("LIF", "zero")].native_parameters(
+            {"tau": np.array([5e-4]), "v_threshold": np.ones(1), "v_reset": np.zeros(1)}, ctx
+        )
+
+
+def test_missing_model_is_named():
+    with pytest.raises(UnsupportedError, match="node 'syn'.*CubaLIF.*subtract"):
+        cell_map("CubaLIF", "subtract", "syn")
