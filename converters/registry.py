@@ -49,17 +49,18 @@ ENTRIES: tuple[Entry, ...] = (
         "snntorch",
         "framework",
         "snnTorch <-> NIR, with dt and learning rule",
+        target="nirbridge.converters.snntorch:SnnTorchConverter",
         extra="torch",
-        status="planned",
-        note="issue #4",
+        note="Leaky/Synaptic/RLeaky/RSynaptic spike-exact (delayed subtract reset included); "
+        "delayed zero reset of Synaptic/R* refused",
     ),
     Entry(
         "norse",
         "framework",
         "Norse <-> NIR, with dt and learning rule",
+        target="nirbridge.converters.norse:NorseConverter",
         extra="torch",
-        status="planned",
-        note="issue #4",
+        note="LIFBox/LIBox/IAF/LIF/LI cells out; import spike-exact, r honoured",
     ),
     Entry(
         "pynn-nest",

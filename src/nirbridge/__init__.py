@@ -7,6 +7,7 @@ live in :mod:`nirbridge.converters`.
 """
 
 from . import learning
+from ._convert import from_nir, to_nir
 from ._errors import (
     EdgeError,
     FileFormatError,
@@ -44,9 +45,11 @@ __all__ = [
     "UnknownNodeTypeError",
     "UnsupportedError",
     "__version__",
+    "from_nir",
     "learning",
     "read",
     "simulate",
+    "to_nir",
     "validate",
     "write",
 ]
