@@ -53,5 +53,7 @@ class NorseConverter:
 
     def to_nir(self, obj: Any, **options: Any) -> nir.NIRGraph:
         dt = options.pop("dt")
-        graph, reset = export(obj, dt=dt, **options)
-        return with_metadata(graph, dt=float(dt), reset=reset, integrator="euler")
+        graph, reset, initial = export(obj, dt=dt, **options)
+        return with_metadata(
+            graph, dt=float(dt), reset=reset, integrator="euler", initial_state=initial
+        )

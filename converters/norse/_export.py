@@ -17,6 +17,10 @@ module's ``dt``, which must equal the ``dt`` asked for. Norse 1.1.0's own export
   ``tau_mem = 1/tau_mem_inv``, ``r = 1``; reset "zero" to v_reset. Exact.
 - ``LICell``: the same without threshold: ``CubaLI``.
 
+Norse starts its cells at ``v = v_leak`` (IAFCell: ``v = v_reset``), SEMANTICS.md at zero: the
+exporter stores those starting values as the graph's ``initial_state`` metadata, which the
+reference simulator and nirbridge's importers apply.
+
 Torch layers (Linear, Conv2d, AvgPool2d, Flatten) map as in :mod:`..torch._layers`. Recurrent
 Norse cells are not mapped yet.
 """
@@ -46,9 +50,12 @@ def _reset_of(cell: Any) -> str:
 
 
 def _cell_node(cell: Any, name: str, shape: tuple[int, ...], dt: float):
-    """(node, reset mode or None) of a Norse cell."""
+    """(node, reset mode or None, initial state) of a Norse cell."""
     import norse.torch as norse
 
+    cells = (norse.LIFBoxCell, norse.LIBoxCell, norse.IAFCell, norse.LIFCell, norse.LICell)
+    if not isinstance(cell, cells):
+        return None, None, {}
     p = cell.p
     cell_dt = float(getattr(cell, "dt", dt))
     if not isinstance(cell, norse.IAFCell) and not np.isclose(cell_dt, dt, rtol=1e-12, atol=0):
@@ -69,12 +76,13 @@ def _cell_node(cell: Any, name: str, shape: tuple[int, ...], dt: float):
             v_threshold=a(p.v_th),
             v_reset=a(p.v_reset),
         )
-        return node, _reset_of(cell)
+        return node, _reset_of(cell), {"v": a(p.v_leak)}
     if isinstance(cell, norse.LIBoxCell):
-        return nir.LI(tau=1.0 / a(p.tau_mem_inv), r=np.ones(shape), v_leak=a(p.v_leak)), None
+        node = nir.LI(tau=1.0 / a(p.tau_mem_inv), r=np.ones(shape), v_leak=a(p.v_leak))
+        return node, None, {"v": a(p.v_leak)}
     if isinstance(cell, norse.IAFCell):
         node = nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=a(p.v_th), v_reset=a(p.v_reset))
-        return node, "zero"
+        return node, "zero", {"v": a(p.v_reset)}
     if isinstance(cell, (norse.LIFCell, norse.LICell)):
         syn_inv = a(p.tau_syn_inv)
         common = {
@@ -85,9 +93,10 @@ def _cell_node(cell: Any, name: str, shape: tuple[int, ...], dt: float):
             "w_in": 1.0 / (dt * syn_inv),
         }
         if isinstance(cell, norse.LICell):
-            return nir.CubaLI(**common), None
-        return nir.CubaLIF(**common, v_threshold=a(p.v_th), v_reset=a(p.v_reset)), "zero"
-    return None, None
+            return nir.CubaLI(**common), None, {"v": a(p.v_leak)}
+        node = nir.CubaLIF(**common, v_threshold=a(p.v_th), v_reset=a(p.v_reset))
+        return node, "zero", {"v": a(p.v_leak)}
+    return None, None, {}  # pragma: no cover - the types are checked above
 
 
 def export(
@@ -97,7 +106,9 @@ def export(
     torch layers and Norse cells) to a NIR graph; see the module docstring.
 
     Returns:
-        ``(graph, reset)``: the graph and its reset mode ("zero" when no cell says).
+        ``(graph, reset, initial_state)``: the graph, its reset mode ("zero" when no cell
+        says) and the initial state Norse starts its cells in (v = v_leak; IAF: v = v_reset),
+        for the graph's metadata (SEMANTICS.md starts at zero otherwise).
     """
     layers = children(model) if not _is_seqstate(model) else list(model.named_children())
     if input_shape is None:
@@ -108,8 +119,12 @@ def export(
     src = "input"
     reset: str | None = None
     reset_from = None
+    initial: dict[str, dict[str, np.ndarray]] = {}
     for name, m in layers:
-        node, mode = _cell_node(m, name, shape, dt)
+        node, mode, start = _cell_node(m, name, shape, dt)
+        start = {k: v for k, v in start.items() if np.any(v != 0)}
+        if start:
+            initial[name] = start
         if node is None:
             if type(m).__module__.startswith("norse"):
                 raise UnsupportedError(
@@ -136,7 +151,8 @@ def export(
         src = name
     nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
     edges.append((src, "output"))
-    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), reset or "zero"
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    return graph, reset or "zero", initial
 
 
 def _is_seqstate(model: torch.nn.Module) -> bool:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from nirbridge._errors import SimulationInputError, UnsupportedError
-from nirbridge.graph import infer_shapes, inline_subgraphs, schedule, type_name
+from nirbridge.graph import infer_shapes, inline_subgraphs, read_metadata, schedule, type_name
 from nirbridge.graph._linear import conv_geometry
 
 Builder = Callable[[str, nir.NIRNode, "BuildContext"], torch.nn.Module]
@@ -222,6 +222,11 @@ class GraphExecutor(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.graph = inline_subgraphs(graph)
+        #: Initial state per node from the graph's metadata (SEMANTICS.md: else zero).
+        self.initial = {
+            node: {k: torch.as_tensor(v, dtype=dtype) for k, v in states.items()}
+            for node, states in read_metadata(graph).initial_state.items()
+        }
         self.plan = schedule(self.graph)
         self.shapes = infer_shapes(self.graph)
         self.dt, self.reset, self.dtype = dt, reset, dtype
@@ -287,6 +292,8 @@ class GraphExecutor(torch.nn.Module):
                 if isinstance(module, StepModule):
                     if name not in states:
                         states[name] = module.init_state(x)
+                        for k, v in self.initial.get(name, {}).items():
+                            states[name][k] = states[name][k] + v
                     y, states[name] = module(x, states[name])
                 else:
                     y = module(x)
