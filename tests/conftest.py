@@ -23,6 +23,8 @@ BACKENDS = {
     "snntorch": "snntorch",
     "norse": "norse.torch",
     "nest": "pyNN.nest",
+    "brian2": "pyNN.brian2",
+    "neuron": "pyNN.neuron",
 }
 
 

@@ -4,12 +4,17 @@ The PyNN backend module is passed in by the caller (``import pyNN.nest as sim``)
 imports a simulator at module level.
 """
 
+from ._backends import BACKENDS, Backend, backend_for
 from ._convert import SYNAPTIC_LAG, to_pynn
-from ._converter import NestConverter
+from ._converter import Brian2Converter, NestConverter
 from ._network import PyNNNetwork
 from ._plan import NetworkPlan, OutputPlan, PopulationPlan, ProjectionPlan, plan_network
 
 __all__ = [
+    "BACKENDS",
+    "Backend",
+    "Brian2Converter",
+    "backend_for",
     "NestConverter",
     "NetworkPlan",
     "OutputPlan",

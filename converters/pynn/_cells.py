@@ -109,6 +109,8 @@ class CellMap:
         drive: Native weight of a constant input each step that the model needs besides the
             node's input (e.g. the leak towards ``v_leak`` where the native leak cannot carry
             it), per neuron; None when none.
+        voltage, rest, tau_m, threshold: The model's names of its membrane voltage (state),
+            resting potential, membrane time constant and threshold.
     """
 
     nir_type: str
@@ -119,6 +121,10 @@ class CellMap:
     spiking: bool
     gain: Callable[[Params, Ctx], Array]
     drive: Callable[[Params, Ctx], Array] | None = None
+    voltage: str = "V_m"
+    rest: str = "E_L"
+    tau_m: str = "tau_m"
+    threshold: str = "V_th"
 
     def native_parameters(self, params: Params, ctx: Ctx) -> Params:
         out: Params = {r.native: r.forward(params[r.nir], ctx) for r in self.rows}
@@ -293,10 +299,18 @@ CELL_MAPS: dict[tuple[str, str], CellMap] = {
 }
 
 
-def cell_map(nir_type: str, reset: str, node: str) -> CellMap:
-    """The map for a NIR neuron type under a reset mode, or an error naming the node."""
+def cell_map(
+    nir_type: str,
+    reset: str,
+    node: str,
+    table: dict[tuple[str, str], CellMap] | None = None,
+    simulator: str = "nest",
+) -> CellMap:
+    """The map for a NIR neuron type under a reset mode in ``table`` (default: the NEST native
+    table), or an error naming the node."""
+    table = CELL_MAPS if table is None else table
     key = (nir_type, reset if nir_type in ("LIF", "IF", "CubaLIF") else "-")
-    found = CELL_MAPS.get(key)
+    found = table.get(key)
     if found is None:
         hint = ""
         if key == ("CubaLIF", "subtract"):
@@ -304,8 +318,14 @@ def cell_map(nir_type: str, reset: str, node: str) -> CellMap:
                 ": NEST has no native current-based neuron with exponential synapses that resets "
                 "by subtraction; run with reset='zero' or use the reference simulator"
             )
+        elif key[1] == "subtract":
+            hint = (
+                f": PyNN's standard cell types (all {simulator} offers) reset to v_reset; run "
+                "with reset='zero' or use NEST"
+            )
+        kind = "native NEST model" if simulator == "nest" else f"{simulator} cell type"
         raise UnsupportedError(
-            f"no native NEST model for {nir_type} with reset {reset!r}{hint}",
+            f"no {kind} for {nir_type} with reset {reset!r}{hint}",
             node=node,
             target=TARGET,
         )

@@ -18,11 +18,12 @@ from nirbridge.graph import (
     validate,
 )
 
-from ._cells import CELL_MAPS, cell_map
+from ._backends import backend_for
+from ._cells import cell_map
 from ._network import PyNNNetwork
 from ._plan import plan_network
 
-#: Steps from delivery to effect per synapse kind of the native models.
+#: Steps from delivery to effect per synapse kind of NEST's native models.
 SYNAPTIC_LAG = {"delta": 0, "exp": 1}
 
 
@@ -43,7 +44,8 @@ def to_pynn(
 
     Args:
         graph: The NIR graph.
-        sim: The PyNN backend module, e.g. ``pyNN.nest``.
+        sim: The PyNN backend module: ``pyNN.nest`` (native models) or ``pyNN.brian2``
+            (standard cell types; zero reset only).
         dt: Reference time step in seconds (default: the graph's metadata).
         integrator: "euler" (default) or "exact".
         reset: "auto", "subtract" or "zero".
@@ -64,23 +66,17 @@ def to_pynn(
         raise UnsupportedError(f"unknown integrator {integrator!r}", target="pynn")
     mode = reset_mode(graph, reset)
     validate(graph, reset=mode)
-
-    def lag(kind: str) -> int:
-        for (nir_type, _), cells in CELL_MAPS.items():
-            if nir_type == kind:
-                return SYNAPTIC_LAG[cells.synapse]
-        return 0
+    backend = backend_for(sim)
 
     flat = inline_subgraphs(graph)
     for name, node in flat.nodes.items():
         if type_name(node) in NEURON_TYPES:
-            cell_map(type_name(node), mode, name)  # fails first, naming the node, if no model
-    plan = plan_network(graph, synaptic_lag=lag, approximate=approximate)
+            # fails first, naming the node, if the backend has no model for it
+            cell_map(type_name(node), mode, name, backend.cells, backend.name)
+    plan = plan_network(graph, synaptic_lag=backend.lag, approximate=approximate)
     setup_kwargs = None
     if setup:
-        setup_kwargs = {"timestep": h, "min_delay": h}
-        if sim.__name__.endswith("nest"):
-            setup_kwargs.update(spike_precision="on_grid", threads=threads)
+        setup_kwargs = {"timestep": h, "min_delay": h, **backend.setup(threads)}
     return PyNNNetwork(
         plan,
         sim,
@@ -90,4 +86,5 @@ def to_pynn(
         h=h,
         progress=progress,
         setup=setup_kwargs,
+        backend=backend,
     )

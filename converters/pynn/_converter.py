@@ -1,4 +1,4 @@
-"""The PyNN-on-NEST target behind the converter protocol."""
+"""The PyNN targets (NEST, Brian2, NEURON) behind the converter protocol."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class NestConverter:
     kind = "simulator"
     node_types = NODE_TYPES
     module = "pyNN.nest"
+    simulator = "nest"
 
     def _sim(self) -> Any:
         os.environ.setdefault("PYNEST_QUIET", "1")
@@ -37,16 +38,22 @@ class NestConverter:
         """What stands in the way of ``from_nir`` (planning only; nothing is built)."""
         from nirbridge.graph import reset_mode
 
+        from ._backends import backend_for
         from ._cells import cell_map
         from ._plan import plan_network
 
+        backend = backend_for(self.simulator)
         try:
             mode = reset_mode(graph, options.get("reset", "auto"))
             for name, node in graph.nodes.items():
                 kind = type(node).__name__
                 if kind in ("LIF", "IF", "CubaLIF", "LI", "I", "CubaLI"):
-                    cell_map(kind, mode, name)
-            plan = plan_network(graph, approximate=options.get("approximate", False))
+                    cell_map(kind, mode, name, backend.cells, backend.name)
+            plan = plan_network(
+                graph,
+                synaptic_lag=backend.lag,
+                approximate=options.get("approximate", False),
+            )
         except (UnsupportedError, GraphError) as exc:
             return [Issue("error", str(exc), node=getattr(exc, "node", None))]
         except NirBridgeError as exc:
@@ -60,3 +67,12 @@ class NestConverter:
         raise UnsupportedError(
             "export from PyNN (from_pynn) is not implemented yet", target=self.name
         )
+
+
+class Brian2Converter(NestConverter):
+    """``from_nir`` builds the graph on ``pyNN.brian2`` with PyNN's standard cell types (zero
+    reset only; see ``docs/pynn.md``)."""
+
+    name = "pynn-brian2"
+    module = "pyNN.brian2"
+    simulator = "brian2"

@@ -16,15 +16,13 @@ from tqdm.auto import tqdm
 from nirbridge._errors import SimulationInputError, UnsupportedError
 from nirbridge.graph import NODE_SPECS
 
+from ._backends import NEST, Backend
 from ._cells import CellMap, Ctx, cell_map
 from ._plan import NetworkPlan, PopulationPlan
 
 TARGET = "pynn"
-#: Reference step t (0-based) of an Input is sent at simulator time (t + START_STEPS) * h: NEST
-#: cannot place a spike at t = 0 and PyNN shifts spike sources by one min_delay.
-START_STEPS = 2
-#: PyNN expresses native weights of current-based cells in nA; NEST's native unit is pA.
-PYNN_WEIGHT_SCALE = 1e-3
+#: NEST's start offset (kept for callers; each backend has its own, see ``_backends``).
+START_STEPS = NEST.start_steps
 
 
 @dataclasses.dataclass
@@ -58,8 +56,10 @@ class PyNNNetwork:
         h: float = 1.0,
         progress: bool = False,
         setup: dict[str, Any] | None = None,
+        backend: Backend = NEST,
     ) -> None:
         self.plan = plan
+        self.backend = backend
         self._setup = setup
         self.sim = sim
         self.dt = dt
@@ -78,6 +78,7 @@ class PyNNNetwork:
         sim = self.sim
         if self._setup is not None:
             sim.setup(**self._setup)
+        self.backend.prepare(sim, self.h)
         self._gains: dict[str, np.ndarray] = {}
         pops = list(self.plan.populations.values())
         bar = tqdm(
@@ -136,36 +137,38 @@ class PyNNNetwork:
         bar.close()
         for out in self.plan.outputs.values():
             built = self._built[out.source]
-            variable = "spikes" if built.plan.spiking else "V_m"
+            variable = "spikes" if built.plan.spiking else built.cells.voltage
             built.population.record(variable)
 
     def _neuron_population(self, pop: PopulationPlan) -> BuiltPopulation:
-        cells = cell_map(pop.kind, self.reset, pop.name)
+        backend = self.backend
+        cells = cell_map(pop.kind, self.reset, pop.name, backend.cells, backend.name)
         params = _nir_params(pop)
         ctx = self._ctx(pop)
         native = cells.native_parameters(params, ctx)
-        model = _native_type(self.sim, cells.model)
+        model = backend.cell_model(self.sim, cells)
         v0 = self._initial_voltage(pop, cells, native)
         with warnings.catch_warnings(), _quiet_logger("PyNN"):
             warnings.simplefilter("ignore")
             population = self.sim.Population(pop.size, model(**native), label=pop.name)
-            population.initialize(V_m=v0)
+            population.initialize(**{cells.voltage: v0})
+            backend.adjust_population(population)
         self._gains[pop.name] = cells.gain(params, ctx)
         return BuiltPopulation(pop, cells, population, pop.depth)
 
     def _initial_voltage(self, pop: PopulationPlan, cells: CellMap, native: dict) -> Any:
         """V_m at time 0 such that the membrane is at 0 when the network's first step begins.
 
-        A population at depth d is updated ``START_STEPS + d - 1`` times before the reference's
-        first step; with a leak towards ``E_L != 0`` it would drift meanwhile, so it starts where
-        that drift ends at 0: ``E_L * (1 - P**-k)``."""
-        e_l = native.get("E_L")
+        A population at depth d is updated ``k = start + d + prestart_offset`` times before the
+        reference's first step; with a leak towards ``E_L != 0`` it would drift meanwhile, so it
+        starts where that drift ends at 0: ``E_L * (1 - P**-k)``."""
+        e_l = native.get(cells.rest)
         if e_l is None or not np.any(e_l != 0):
             return 0.0
-        k = START_STEPS + pop.depth - 1
-        decay = np.exp(-self.h / native["tau_m"])
+        k = self.backend.start_steps + pop.depth + self.backend.prestart_offset
+        decay = np.exp(-self.h / native[cells.tau_m])
         v0 = e_l * (1.0 - decay ** (-k))
-        if np.any(v0 >= native.get("V_th", np.inf)):
+        if np.any(v0 >= native.get(cells.threshold, np.inf)):
             raise UnsupportedError(
                 "the leak potential would make the neuron fire before the network starts; "
                 "cannot align this population with the reference",
@@ -192,26 +195,44 @@ class PyNNNetwork:
         built = self._built[target]
         if not native_units:
             weights = weights * self._gains[target][None, :]
-        native = weights * PYNN_WEIGHT_SCALE
+        native = weights * self.backend.weight_scale
         label = f"{source}->{target}"
         made = []
+        sim_delay = delay_steps + self.backend.delay_offset
+        pynn_delay = max(sim_delay, 1)
         for receptor, mask in (("excitatory", native > 0), ("inhibitory", native < 0)):
             if not mask.any():
                 continue
+            if self.backend.connect is not None:
+                made.append(
+                    self.backend.connect(
+                        self.sim,
+                        pre,
+                        built.population,
+                        mask,
+                        np.where(mask, native, 0.0),
+                        sim_delay,
+                        self.h,
+                        receptor,
+                        f"{label}:{receptor}",
+                    )
+                )
+                continue
             connector = self.sim.ArrayConnector(mask)
             synapse = self.sim.StaticSynapse(
-                weight=np.where(mask, native, 0.0), delay=delay_steps * self.h
+                weight=np.where(mask, native, 0.0), delay=pynn_delay * self.h
             )
-            made.append(
-                self.sim.Projection(
-                    pre,
-                    built.population,
-                    connector,
-                    synapse,
-                    receptor_type=receptor,
-                    label=f"{label}:{receptor}",
-                )
+            projection = self.sim.Projection(
+                pre,
+                built.population,
+                connector,
+                synapse,
+                receptor_type=receptor,
+                label=f"{label}:{receptor}",
             )
+            if sim_delay != pynn_delay:
+                self.backend.adjust_projection(projection, sim_delay, self.h)
+            made.append(projection)
         self.projections[label] = made
 
     # -- running ------------------------------------------------------------------------------
@@ -235,27 +256,25 @@ class PyNNNetwork:
             self.populations.clear()
             self.projections.clear()
             self._build(self._progress)
+        start = self.backend.start_steps
+        set_times = self.backend.set_spike_times
         for name, x in arrays.items():
             x = x[:steps]
-            times = [
-                self.sim.Sequence(((np.flatnonzero(x[:, i]) + START_STEPS) * self.h).tolist())
-                for i in range(x.shape[1])
-            ]
-            self.populations[name].set(spike_times=times)
+            times = [(np.flatnonzero(x[:, i]) + start) * self.h for i in range(x.shape[1])]
+            set_times(self.sim, self.populations[name], times)
         if self._bias is not None:
-            every = ((np.arange(steps) + START_STEPS) * self.h).tolist()
-            self._bias.set(spike_times=[self.sim.Sequence(every)])
+            set_times(self.sim, self._bias, [(np.arange(steps) + start) * self.h])
         max_lag = max((b.lag for b in self._built.values()), default=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.sim.run((steps + START_STEPS + max_lag + 1) * self.h)
+            self.sim.run((steps + start + max_lag + 1) * self.h)
         self._runs += 1
         return {name: self._read(out, steps) for name, out in self.plan.outputs.items()}
 
     def _read(self, out: Any, steps: int) -> np.ndarray:
         built = self._built[out.source]
         size = built.plan.size
-        offset = START_STEPS + built.lag
+        offset = self.backend.start_steps + built.lag
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             block = built.population.get_data()
@@ -268,9 +287,9 @@ class PyNNNetwork:
                 t = t[(t >= 0) & (t < steps)]
                 result[t, index] = 1.0
         else:
-            signal = segment.filter(name="V_m")[0]
+            signal = segment.filter(name=built.cells.voltage)[0]
             v = np.asarray(signal.magnitude)
-            idx = np.arange(steps) + offset
+            idx = np.arange(steps) + offset + self.backend.voltage_offset
             ok = idx < v.shape[0]
             result[ok] = v[idx[ok]]
         return result.reshape(steps, *out.shape)

@@ -162,7 +162,7 @@ def test_nir2pynn_command(tmp_path):
                 "--dt",
                 "1e-4",
                 "--simulator",
-                "brian2",
+                "spinnaker",
                 "--steps",
                 "10",
             ]

@@ -1,7 +1,7 @@
 """``nir2pynn``: run a NIR graph on a PyNN simulator, in the reference's timing.
 
-NEST is the default and, so far, the only simulator this converter drives; the others are named
-in ``--simulator`` and fail with a clear message until they are supported.
+NEST is the default; Brian2 and NEURON run PyNN's standard cell types (zero reset only). sPyNNaker
+is named in ``--simulator`` and fails with a clear message until it is supported.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ SIMULATORS = {
     "neuron": "pyNN.neuron",
     "spinnaker": "pyNN.spiNNaker",
 }
-SUPPORTED = ("nest",)
+SUPPORTED = ("nest", "brian2", "neuron")
 
 _EPILOG = """\
 file contract: IN.npz holds one array per Input node, named after the node, shaped
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulator",
         choices=tuple(SIMULATORS),
         default="nest",
-        help="PyNN backend (default: nest; only nest is supported so far)",
+        help="PyNN backend (default: nest; brian2 and neuron: zero reset only)",
     )
     p.add_argument("--input", metavar="IN.npz", help="spike inputs, one array per Input node")
     p.add_argument("--steps", type=int, metavar="N", help="steps to run (default: input length)")
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _quiet_simulators() -> None:
     """NEST prints a banner on import and PyNN 0.13 calls NEST APIs that 3.10 deprecates."""
     os.environ.setdefault("PYNEST_QUIET", "1")
-    for module in ("nest", "pyNN", "neo", "quantities"):
+    for module in ("nest", "pyNN", "neo", "quantities", "brian2", "neuron"):
         warnings.filterwarnings("ignore", module=module + r"(\..*)?")
 
 

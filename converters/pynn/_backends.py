@@ -1,0 +1,211 @@
+"""Per-simulator conventions: which translation table, and the simulator's timing.
+
+Everything a PyNN backend does differently from another is in one :class:`Backend` row, chosen
+from the module the caller passes in; :mod:`._network` builds from the row and has no special
+cases of its own. The timing fields were measured on each simulator (``docs/pynn.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from nirbridge._errors import UnsupportedError
+
+from ._cells import CELL_MAPS, CellMap
+from ._standard_cells import BRIAN2_CELL_MAPS
+
+TARGET = "pynn"
+
+
+def _nothing(*_args: Any) -> None:
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """A PyNN simulator's table and timing.
+
+    Attributes:
+        name: "nest", "brian2", ...
+        cells: (NIR type, reset) -> cell map.
+        native: Cell models are native (``sim.native_cell_type``), else standard (``sim.<name>``).
+        weight_scale: PyNN weight per unit of the table's weights (NEST native pA -> PyNN nA).
+        start_steps: Reference step t of an Input is sent at simulator time ``(t + start) * h``.
+        delay_offset: Simulator delay (steps) of a projection the plan gives ``d`` steps:
+            ``d + delay_offset`` (Brian2 delivers a spike one step earlier than NEST).
+        prestart_offset: Steps a population at depth q is updated before its first reference
+            step: ``start + q + prestart_offset``.
+        voltage_offset: Recorded sample of reference step t of a population at depth q:
+            ``t + start + q + voltage_offset``.
+        synaptic_lag: Steps from delivery to effect per synapse kind.
+        setup: Extra ``sim.setup`` arguments.
+        prepare: Called with the module after ``sim.setup``.
+        adjust_population: Called with each neuron Population after it is made.
+        adjust_projection: Called with each Projection and its simulator delay in steps.
+        connect: Makes one Projection ``(sim, pre, post, mask, weights, delay_steps, h,
+            receptor, label)`` (weights ``(pre, post)`` in PyNN units); default: PyNN's
+            ArrayConnector.
+        set_spike_times: Sets a SpikeSourceArray's spike times (list of arrays, ms).
+    """
+
+    name: str
+    cells: dict[tuple[str, str], CellMap]
+    native: bool
+    weight_scale: float
+    start_steps: int
+    delay_offset: int
+    prestart_offset: int
+    voltage_offset: int
+    synaptic_lag: dict[str, int]
+    setup: Callable[[int], dict[str, Any]]
+    prepare: Callable[[types.ModuleType, float], None] = _nothing
+    adjust_population: Callable[[Any], None] = _nothing
+    adjust_projection: Callable[[Any, int, float], None] = _nothing
+    connect: Callable[..., Any] | None = None
+    set_spike_times: Callable[[types.ModuleType, Any, list[np.ndarray]], None] | None = None
+
+    def cell_model(self, sim: types.ModuleType, cells: CellMap) -> Any:
+        if self.native:
+            from ._network import _native_type
+
+            return _native_type(sim, cells.model)
+        return getattr(sim, cells.model)
+
+    def lag(self, kind: str) -> int:
+        for (nir_type, _), cells in self.cells.items():
+            if nir_type == kind:
+                return self.synaptic_lag[cells.synapse]
+        return 0
+
+
+def _set_times_pynn(sim: types.ModuleType, population: Any, times: list[np.ndarray]) -> None:
+    population.set(spike_times=[sim.Sequence(t.tolist()) for t in times])
+
+
+NEST = Backend(
+    name="nest",
+    cells=CELL_MAPS,
+    native=True,
+    weight_scale=1e-3,
+    # NEST cannot place a spike at t = 0 and PyNN shifts spike sources by one min_delay.
+    start_steps=2,
+    delay_offset=0,
+    prestart_offset=-1,
+    voltage_offset=0,
+    synaptic_lag={"delta": 0, "exp": 1},
+    setup=lambda threads: {"spike_precision": "on_grid", "threads": threads},
+    set_spike_times=_set_times_pynn,
+)
+
+
+# -- Brian2 -------------------------------------------------------------------------------------
+#: Brian2 step order the converter sets: synaptic events first, then the state update, the
+#: threshold test and the reset, as in the reference step (input, update, spike, reset).
+BRIAN2_SCHEDULE = ["start", "synapses", "groups", "thresholds", "resets", "end"]
+
+
+def _brian2_prepare(sim: types.ModuleType, h: float) -> None:
+    import brian2
+
+    # PyNN's spike sources run on Brian2's default clock, not on the network's.
+    brian2.defaultclock.dt = h * brian2.ms
+    if brian2.prefs.codegen.target == "auto":
+        # The numpy target starts at once; "auto" would compile Cython (tens of seconds, and
+        # a cache in the user's home).
+        brian2.prefs.codegen.target = "numpy"
+    sim.simulator.state.network.schedule = list(BRIAN2_SCHEDULE)
+
+
+def _brian2_population(population: Any) -> None:
+    """No refractoriness at all (PyNN passes ``tau_refrac = 0``, which Brian2 still treats as
+    refractory until the next threshold test: synaptic input in the step after a spike would be
+    dropped)."""
+    group = population.brian2_group
+    group._refractory = False
+    group.thresholder["spike"].template_kwds["_uses_refractory"] = False
+
+
+def _brian2_connect(
+    sim: types.ModuleType,
+    pre: Any,
+    post: Any,
+    mask: np.ndarray,
+    weights: np.ndarray,
+    delay_steps: int,
+    h: float,
+    receptor: str,
+    label: str,
+) -> Any:
+    """A Projection whose synapses are made in one vectorised call: PyNN 0.13's Brian2 backend
+    connects and sets weights cell by cell (seconds per thousand synapses). Delays below one
+    step (zero, see ``delay_offset``) are set on Brian2's Synapses, which accept them."""
+    import brian2
+
+    class _Deferred(sim.ArrayConnector):  # type: ignore[name-defined,misc]
+        def connect(self, projection: Any) -> None:
+            return None
+
+    projection = sim.Projection(
+        pre,
+        post,
+        _Deferred(mask),
+        sim.StaticSynapse(weight=0.0, delay=h),
+        receptor_type=receptor,
+        label=label,
+    )
+    synapses = projection._brian2_synapses[0][0]
+    i, j = np.nonzero(mask)
+    if i.size:
+        synapses.connect(i=i, j=j)
+        unit = brian2.mV if getattr(post.celltype, "voltage_based_synapses", False) else brian2.nA
+        synapses.weight = weights[i, j] * unit
+        synapses.delay = delay_steps * h * brian2.ms
+    projection._n_connections = int(i.size)
+    return projection
+
+
+def _brian2_set_times(sim: types.ModuleType, population: Any, times: list[np.ndarray]) -> None:
+    """PyNN 0.13's Brian2 ``SpikeSourceArray.set(spike_times=...)`` fails; set them directly."""
+    import brian2
+
+    indices = np.concatenate([np.full(len(t), i) for i, t in enumerate(times)] or [[]])
+    flat = np.concatenate([np.asarray(t, dtype=float) for t in times] or [[]])
+    order = np.lexsort((indices, flat))
+    population.brian2_group.set_spikes(indices[order].astype(int), flat[order] * brian2.ms)
+
+
+BRIAN2 = Backend(
+    name="brian2",
+    cells=BRIAN2_CELL_MAPS,
+    native=False,
+    weight_scale=1.0,
+    start_steps=0,
+    delay_offset=-1,
+    prestart_offset=0,
+    voltage_offset=1,
+    synaptic_lag={"delta": 0, "exp": 0},
+    setup=lambda threads: {},
+    prepare=_brian2_prepare,
+    adjust_population=_brian2_population,
+    connect=_brian2_connect,
+    set_spike_times=_brian2_set_times,
+)
+
+BACKENDS = {"nest": NEST, "brian2": BRIAN2}
+
+
+def backend_for(sim: types.ModuleType | str) -> Backend:
+    """The backend row of a PyNN module (``pyNN.nest``) or simulator name."""
+    name = sim if isinstance(sim, str) else sim.__name__.rsplit(".", 1)[-1]
+    found = BACKENDS.get(name)
+    if found is None:
+        raise UnsupportedError(
+            f"PyNN backend {name!r} is not supported (supported: {', '.join(BACKENDS)})",
+            target=TARGET,
+        )
+    return found
