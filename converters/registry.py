@@ -63,6 +63,14 @@ ENTRIES: tuple[Entry, ...] = (
         note="LIFBox/LIBox/IAF/LIF/LI cells out; import spike-exact, r honoured",
     ),
     Entry(
+        "torch",
+        "framework",
+        "plain PyTorch <-> NIR: a nirtorch GraphModule of SEMANTICS.md's neurons",
+        target="nirbridge.converters.torch:TorchConverter",
+        extra="torch",
+        note="own Affine map (nirtorch 2.6 drops biases); spike-exact with the reference",
+    ),
+    Entry(
         "pynn-nest",
         "simulator",
         "NIR -> PyNN on NEST (nir2pynn default)",

@@ -1,10 +1,13 @@
-"""Shared torch machinery of the PyTorch targets: a NIR graph as a module with its own time loop.
+"""PyTorch: the plain-PyTorch target ("torch": a nirtorch GraphModule of SEMANTICS.md's neurons)
+and the machinery the snnTorch and Norse targets share.
 
-The snnTorch and Norse converters build on :class:`GraphExecutor` with their own neuron modules;
-the stateless nodes (Affine, Linear, Conv, pooling, Flatten, Scale, Threshold, Delay) are shared
-in :data:`LINEAR_MAP`.
+The snnTorch and Norse converters build on :class:`GraphExecutor` (a NIR graph as a module with
+its own time loop) with their own neuron modules; the stateless nodes (Affine, Linear, Conv,
+pooling, Flatten, Scale, Threshold, Delay) are shared in :data:`LINEAR_MAP`. The "torch" target
+(:class:`TorchConverter`) builds on nirtorch's interpreter instead, with :class:`Neuron`.
 """
 
+from ._converter import NirTorchModule, TorchConverter
 from ._executor import (
     LINEAR_MAP,
     BuildContext,
@@ -14,6 +17,7 @@ from ._executor import (
     GraphExecutor,
     StepModule,
 )
+from ._neurons import Neuron
 
 __all__ = [
     "LINEAR_MAP",
@@ -22,5 +26,8 @@ __all__ = [
     "Delay",
     "Functional",
     "GraphExecutor",
+    "Neuron",
+    "NirTorchModule",
     "StepModule",
+    "TorchConverter",
 ]

@@ -10,7 +10,7 @@ import nir
 from ._errors import UnsupportedError
 
 #: Top-level package of a model's class -> registry name of the framework that exports it.
-_FRAMEWORKS = {"snntorch": "snntorch", "norse": "norse"}
+_FRAMEWORKS = {"snntorch": "snntorch", "norse": "norse", "nirbridge": "torch"}
 
 
 def _framework_of(model: Any) -> str:
@@ -18,15 +18,19 @@ def _framework_of(model: Any) -> str:
     found = set()
     modules = model.modules() if hasattr(model, "modules") else [model]
     for m in modules:
-        root = type(m).__module__.partition(".")[0]
+        module = type(m).__module__
+        root = module.partition(".")[0]
+        if root == "nirbridge" and not module.startswith("nirbridge.converters.torch"):
+            continue
         if root in _FRAMEWORKS:
             found.add(_FRAMEWORKS[root])
     if len(found) == 1:
         return found.pop()
     if not found:
         raise UnsupportedError(
-            f"cannot tell which framework {type(model).__name__} comes from (no snnTorch or "
-            "Norse module in it); pass target='snntorch' or target='norse'"
+            f"cannot tell which framework {type(model).__name__} comes from (no snnTorch, Norse "
+            "or nirbridge.converters.torch.Neuron module in it); pass target='snntorch', "
+            "'norse' or 'torch'"
         )
     raise UnsupportedError(
         f"the model mixes modules of {sorted(found)}; pass target= to choose the exporter"
@@ -37,7 +41,8 @@ def to_nir(model: Any, *, dt: float, rule: Any = None, target: str | None = None
     """Export a framework model to a NIR graph carrying ``dt``, the reset mode and the rule.
 
     Args:
-        model: An snnTorch or Norse model (a ``torch.nn.Sequential`` of layers and neurons).
+        model: An snnTorch, Norse or plain-PyTorch model (a ``torch.nn.Sequential`` of layers
+            and neurons; plain PyTorch: :class:`nirbridge.converters.torch.Neuron`).
         dt: Time step in seconds; the graph's time constants are written for it and it is
             stored in the graph's nirbridge metadata.
         rule: A learning rule from :mod:`nirbridge.learning`, checked against the graph and

@@ -103,3 +103,61 @@ def test_from_nir_dispatches_and_checks():
         delayed = _graph()
         delayed.nodes["lif"] = nir.Threshold(threshold=np.ones(2))
         assert converter.check(nirbridge.graph.with_metadata(delayed, dt=1e-3)) == []
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_torch_target_on_nirtorch_is_spike_exact(torch, reset):
+    """from_nir(graph, "torch"): nirtorch's interpreter with SEMANTICS.md's neurons and our
+    Affine map, against the reference on random networks (recurrence and feedback included)."""
+    from tests.reference._nets import Tally, random_net, random_spikes, run_reference
+    from tests.reference._nets import to_nir as net_to_nir
+
+    rng = np.random.default_rng(17 + (reset == "zero"))
+    tally = Tally()
+    for _ in range(12):
+        net = random_net(rng, dt=1e-3, p_in=0.25, v_leak=True, v_reset=True, bound_input=False)
+        x = random_spikes(rng, 80, 2, net.n_in, 0.25)
+        spikes, _ = run_reference(net, x, dt=1e-3, reset=reset)
+        module = nirbridge.from_nir(net_to_nir(net), "torch", dt=1e-3, reset=reset)
+        got = module(torch.from_numpy(x)).numpy()
+        np.testing.assert_array_equal(got, spikes[-1], err_msg=net.describe())
+        tally.add(net, [int(s.sum()) for s in spikes])
+    assert tally.recurrent >= 3 and sum(tally.spikes.values()) > 300, tally
+
+
+@pytest.mark.torch
+def test_torch_target_keeps_affine_bias_and_round_trips(torch):
+    """nirtorch 2.6's own Affine map drops the bias; a neuron driven by its bias alone fires."""
+    from nirbridge.converters.torch import Neuron
+
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([2])}),
+            "fc": nir.Affine(weight=np.zeros((3, 2)), bias=np.array([0.5, 1.0, 2.0])),
+            "lif": nir.LIF(
+                tau=np.full(3, 4e-3), r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3)
+            ),
+            "output": nir.Output(output_type={"output": np.array([3])}),
+        },
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")],
+        type_check=False,
+    )
+    nirbridge.graph.with_metadata(graph, dt=1e-3, reset="subtract")
+    x = np.zeros((40, 1, 2))
+    ref = nirbridge.simulate(graph, {"input": x}, batched=True).outputs["output"]
+    module = nirbridge.from_nir(graph, "torch")
+    np.testing.assert_array_equal(module(torch.from_numpy(x)).numpy(), ref)
+    assert ref[:, 0, 1:].sum() > 5 and ref[:, 0, 0].sum() == 0
+    # back to NIR from the plain-PyTorch form: same nodes, same spikes
+    model = torch.nn.Sequential(
+        torch.nn.Linear(2, 3, dtype=torch.float64),
+        Neuron.from_node(graph.nodes["lif"], (3,), dt=1e-3, reset="subtract", dtype=torch.float64),
+    )
+    with torch.no_grad():
+        model[0].weight.zero_()
+        model[0].bias.copy_(torch.tensor([0.5, 1.0, 2.0]))
+    back = nirbridge.to_nir(model, dt=1e-3)
+    assert [type(n).__name__ for n in back.nodes.values()] == ["Input", "Affine", "LIF", "Output"]
+    again = nirbridge.simulate(back, {"input": x}, batched=True).outputs["output"]
+    np.testing.assert_array_equal(again, ref)
