@@ -82,18 +82,20 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "pynn-brian2",
         "simulator",
-        "NIR -> PyNN on Brian2",
+        "NIR -> PyNN on Brian2 (standard cell types)",
+        target="nirbridge.converters.pynn:Brian2Converter",
         extra="brian2",
-        status="planned",
-        note="issue #3",
+        note="issue #3 in progress: zero reset only; LIF/IF and CubaLIF (recurrence included) "
+        "spike-exact",
     ),
     Entry(
         "pynn-neuron",
         "simulator",
-        "NIR -> PyNN on NEURON",
+        "NIR -> PyNN on NEURON (standard cell types)",
+        target="nirbridge.converters.pynn:NeuronConverter",
         extra="neuron",
-        status="planned",
-        note="issue #3",
+        note="issue #3 in progress: zero reset only; approximate (no spikes in consecutive "
+        "steps), agreement measured in docs/pynn.md",
     ),
     Entry(
         "pynn-spinnaker",

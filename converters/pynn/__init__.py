@@ -6,7 +6,7 @@ imports a simulator at module level.
 
 from ._backends import BACKENDS, Backend, backend_for
 from ._convert import SYNAPTIC_LAG, to_pynn
-from ._converter import Brian2Converter, NestConverter
+from ._converter import Brian2Converter, NestConverter, NeuronConverter
 from ._network import PyNNNetwork
 from ._plan import NetworkPlan, OutputPlan, PopulationPlan, ProjectionPlan, plan_network
 
@@ -17,6 +17,7 @@ __all__ = [
     "backend_for",
     "NestConverter",
     "NetworkPlan",
+    "NeuronConverter",
     "OutputPlan",
     "PopulationPlan",
     "ProjectionPlan",

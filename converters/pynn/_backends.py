@@ -17,7 +17,7 @@ import numpy as np
 from nirbridge._errors import UnsupportedError
 
 from ._cells import CELL_MAPS, CellMap
-from ._standard_cells import BRIAN2_CELL_MAPS
+from ._standard_cells import BRIAN2_CELL_MAPS, NEURON_CELL_MAPS
 
 TARGET = "pynn"
 
@@ -196,7 +196,30 @@ BRIAN2 = Backend(
     set_spike_times=_brian2_set_times,
 )
 
-BACKENDS = {"nest": NEST, "brian2": BRIAN2}
+
+# -- NEURON -------------------------------------------------------------------------------------
+def _neuron_projection(projection: Any, delay_steps: int, h: float) -> None:
+    """NetCons accept delays below PyNN's minimum (zero, see ``delay_offset``)."""
+    for connection in projection.connections:
+        connection.nc.delay = delay_steps * h
+
+
+NEURON = Backend(
+    name="neuron",
+    cells=NEURON_CELL_MAPS,
+    native=False,
+    weight_scale=1.0,
+    start_steps=1,
+    delay_offset=-1,
+    prestart_offset=-1,
+    voltage_offset=0,
+    synaptic_lag={"delta": 0, "exp": 0},
+    setup=lambda threads: {},
+    adjust_projection=_neuron_projection,
+    set_spike_times=_set_times_pynn,
+)
+
+BACKENDS = {"nest": NEST, "brian2": BRIAN2, "neuron": NEURON}
 
 
 def backend_for(sim: types.ModuleType | str) -> Backend:

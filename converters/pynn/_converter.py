@@ -76,3 +76,12 @@ class Brian2Converter(NestConverter):
     name = "pynn-brian2"
     module = "pyNN.brian2"
     simulator = "brian2"
+
+
+class NeuronConverter(NestConverter):
+    """``from_nir`` builds the graph on ``pyNN.neuron`` with PyNN's standard cell types (zero
+    reset only; approximate, see ``docs/pynn.md``)."""
+
+    name = "pynn-neuron"
+    module = "pyNN.neuron"
+    simulator = "neuron"

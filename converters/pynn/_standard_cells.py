@@ -99,3 +99,110 @@ BRIAN2_CELL_MAPS: dict[tuple[str, str], CellMap] = {
     ("CubaLIF", "zero"): _exp("CubaLIF", (_THRESHOLD, _RESET), {}, True),
     ("CubaLI", "-"): _exp("CubaLI", (), _QUIET, False),
 }
+
+
+# -- NEURON -------------------------------------------------------------------------------------
+# PyNN's NEURON cells integrate the membrane with NEURON's fixed-step backward Euler, ``v_n =
+# (v_{n-1} + h*i/c) / (1 + h/tau_m)``, where ``i`` is the synaptic current after this step's
+# deliveries; the current itself decays exactly (cnexp). Measured, see docs/pynn.md. So the
+# per-step decay is ``1/(1 + h/tau_m)`` and the current-to-voltage propagator ``decay*h/c``.
+# ``IF_curr_delta`` cannot be instantiated there; an ``IF_curr_exp`` whose current decays within
+# one step (tau_syn far below h) acts as a delta synapse with jump ``decay*h*w/c``.
+
+#: Synaptic time constant (ms) standing for a delta synapse on NEURON (decay exp(-h/tau) ~ 0).
+DELTA_TAU_SYN = 1e-3
+
+
+def _be_decay_to_tau(decay, h):
+    return h * decay / (1.0 - decay)
+
+
+def _be_tau_to_decay(tau_native, h):
+    return 1.0 / (1.0 + h / tau_native)
+
+
+def _be_tau_row(nir_field: str, native: str) -> Row:
+    from ._cells import _tau_from_decay
+
+    return Row(
+        nir_field,
+        native,
+        lambda tau, ctx: _be_decay_to_tau(_decay(tau, ctx, nir_field), ctx.h),
+        lambda tau_n, ctx: _tau_from_decay(_be_tau_to_decay(tau_n, ctx.h), ctx),
+    )
+
+
+def _gain_delta_neuron(params: Params, ctx: Ctx):
+    return _gain_delta(params, ctx) / (_step_decay(params, ctx) * ctx.h)
+
+
+def _leak_drive_neuron(params: Params, ctx: Ctx):
+    return _leak_drive(params, ctx) / (_step_decay(params, ctx) * ctx.h)
+
+
+def _gain_exp_neuron(params: Params, ctx: Ctx):
+    """As :func:`._cells._gain_exp`, with NEURON's propagator ``decay*h`` in place of NEST's."""
+    import numpy as np
+
+    from ._cells import _phi
+
+    dt = ctx.dt
+    tau_s, tau_m = params["tau_syn"], params["tau_mem"]
+    a, a_s = dt / tau_m, dt / tau_s
+    w_in, r = params.get("w_in", np.ones_like(params["r"])), params["r"]
+    p21_native = _decay(tau_m, ctx, "tau_mem") * ctx.h
+    if ctx.integrator == "exact":
+        return r * a * np.exp(-a) * _phi(a - a_s) * w_in * a_s / p21_native
+    return a * r * a_s * w_in / p21_native
+
+
+def _neuron_delta(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool) -> CellMap:
+    leaky = nir_type in ("LIF", "LI")
+    return CellMap(
+        nir_type,
+        "IF_curr_exp",
+        ((_be_tau_row("tau", "tau_m"),) if leaky else ()) + rows,
+        {
+            **_BASE,
+            "v_rest": 0.0,
+            "tau_syn_E": DELTA_TAU_SYN,
+            "tau_syn_I": DELTA_TAU_SYN,
+            **({} if leaky else {"tau_m": NO_LEAK_TAU}),
+            **constants,
+        },
+        "delta",
+        spiking,
+        _gain_delta_neuron,
+        _leak_drive_neuron if leaky else None,
+        **_NAMES,
+    )
+
+
+def _neuron_exp(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool) -> CellMap:
+    return CellMap(
+        nir_type,
+        "IF_curr_exp",
+        (
+            _tau_row("tau_syn", "tau_syn_E"),
+            _tau_row("tau_syn", "tau_syn_I"),
+            _be_tau_row("tau_mem", "tau_m"),
+            _REST,
+            *rows,
+        ),
+        {**_BASE, **constants},
+        "exp",
+        spiking,
+        _gain_exp_neuron,
+        **_NAMES,
+    )
+
+
+#: NEURON: (NIR type, reset) -> standard cell map.
+NEURON_CELL_MAPS: dict[tuple[str, str], CellMap] = {
+    ("LIF", "zero"): _neuron_delta("LIF", (_THRESHOLD, _RESET), {}, True),
+    ("IF", "zero"): _neuron_delta("IF", (_THRESHOLD, _RESET), {}, True),
+    ("LI", "-"): _neuron_delta("LI", (), _QUIET, False),
+    ("I", "-"): _neuron_delta("I", (), _QUIET, False),
+    ("CubaLIF", "zero"): _neuron_exp("CubaLIF", (_THRESHOLD, _RESET), {}, True),
+    ("CubaLI", "-"): _neuron_exp("CubaLI", (), _QUIET, False),
+}

@@ -97,3 +97,15 @@ def test_nir2pynn_command_on_brian2(tmp_path):
     assert main([*args, "--reset", "zero", "--output", str(out)]) == 0
     with np.load(out) as data:
         np.testing.assert_array_equal(np.flatnonzero(data["output"][:, 0]), [460, 510, 710, 760])
+
+
+def test_registry_target_checks_without_building(sim):
+    from nirbridge.converters import registry
+
+    target = registry.get("pynn-brian2")
+    graph = nirbridge.read(paper_file("01_lif", "lif_norse.nir"))
+    issues = target.check(graph)
+    assert len(issues) == 1 and issues[0].node == "1" and "subtract" in issues[0].message
+    assert target.check(graph, reset="zero") == []
+    braille = nirbridge.read(paper_file("03_rnn", "braille_noDelay_bias_zero.nir"))
+    assert target.check(braille, reset="zero") == []  # no approximation needed on Brian2
