@@ -7,6 +7,7 @@ from typing import Any
 import nir
 
 from nirbridge._converter import Issue
+from nirbridge._errors import NirBridgeError
 from nirbridge.graph import reset_mode, resolve_dt, with_metadata
 
 from ..torch import GraphExecutor
@@ -36,7 +37,7 @@ class NorseConverter:
                 issues.append(Issue("error", f"Norse target has no map for {kind}", node=name))
         try:
             resolve_dt(graph)
-        except Exception as exc:  # noqa: BLE001 - check() never raises; report instead
+        except NirBridgeError as exc:  # check() never raises: it reports
             issues.append(Issue("error", str(exc)))
         return issues
 

@@ -21,8 +21,12 @@ Norse starts its cells at ``v = v_leak`` (IAFCell: ``v = v_reset``), SEMANTICS.m
 exporter stores those starting values as the graph's ``initial_state`` metadata, which the
 reference simulator and nirbridge's importers apply.
 
-Torch layers (Linear, Conv2d, AvgPool2d, Flatten) map as in :mod:`..torch._layers`. Recurrent
-Norse cells are not mapped yet.
+- ``LIFRecurrentCell``: ``i += W_in x + W_rec z[t-1]``, then as ``LIFCell``: ``<name>.in``
+  (``Linear(W_in)``) -> the CubaLIF -> ``<name>.rec`` (``Linear(W_rec)``) on a back edge, which
+  carries last step's spikes (none in the first step, as Norse's zero initial z). Exact.
+
+Torch layers (Linear, Conv2d, AvgPool2d, Flatten) map as in :mod:`..torch._layers`. Other
+recurrent Norse cells are not mapped yet.
 """
 
 from __future__ import annotations
@@ -121,7 +125,20 @@ def export(
     reset_from = None
     initial: dict[str, dict[str, np.ndarray]] = {}
     for name, m in layers:
-        node, mode, start = _cell_node(m, name, shape, dt)
+        import norse.torch as norse
+
+        if isinstance(m, norse.LIFRecurrentCell):
+            # i += W_in x + W_rec z[t-1]: a Linear in front, a Linear on a back edge
+            w_in = as_array(m.input_weights)
+            nodes[f"{name}.in"] = nir.Linear(weight=w_in)
+            edges.append((src, f"{name}.in"))
+            src, shape = f"{name}.in", (w_in.shape[0],)
+            cell = norse.LIFCell(m.p, dt=m.dt)
+            node, mode, start = _cell_node(cell, name, shape, dt)
+            nodes[f"{name}.rec"] = nir.Linear(weight=as_array(m.recurrent_weights))
+            edges += [(name, f"{name}.rec"), (f"{name}.rec", name)]
+        else:
+            node, mode, start = _cell_node(m, name, shape, dt)
         start = {k: v for k, v in start.items() if np.any(v != 0)}
         if start:
             initial[name] = start
@@ -129,7 +146,7 @@ def export(
             if type(m).__module__.startswith("norse"):
                 raise UnsupportedError(
                     f"no NIR map for Norse {type(m).__name__} (mapped: LIFBoxCell, LIBoxCell, "
-                    "IAFCell, LIFCell, LICell)",
+                    "IAFCell, LIFCell, LICell, LIFRecurrentCell)",
                     node=name,
                     target="norse",
                 )

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from nirbridge._converter import Issue
-from nirbridge._errors import SimulationInputError, UnsupportedError
+from nirbridge._errors import NirBridgeError, SimulationInputError, UnsupportedError
 from nirbridge.graph import (
     infer_shapes,
     inline_subgraphs,
@@ -120,7 +120,7 @@ class TorchConverter:
         ]
         try:
             resolve_dt(graph)
-        except Exception as exc:  # noqa: BLE001 - check() never raises; report instead
+        except NirBridgeError as exc:  # check() never raises: it reports
             issues.append(Issue("error", str(exc)))
         return issues
 

@@ -202,3 +202,50 @@ def test_mixed_resets_and_unmapped_cells_are_refused(norse, torch):
     model = norse.SequentialState(torch.nn.Linear(2, 2, dtype=f64), norse.LIFAdExCell())
     with pytest.raises(UnsupportedError, match=r"node '1'.*LIFAdExCell"):
         nirbridge.to_nir(model, dt=DT)
+
+
+def test_recurrent_cell_spike_exact(norse, torch, snntorch):
+    """LIFRecurrentCell: input and recurrent weights become Linear nodes, the recurrent one on a
+    back edge (last step's spikes)."""
+    from norse.torch.functional.lif import LIFState
+
+    rng = np.random.default_rng(8)
+    total = 0
+    for _ in range(3):
+        n_in, n = 5, 7
+        cell = norse.LIFRecurrentCell(
+            n_in,
+            n,
+            p=norse.LIFParameters(
+                tau_syn_inv=_t(torch, rng.uniform(100, 400, n)),
+                tau_mem_inv=_t(torch, rng.uniform(50, 200, n)),
+                v_leak=_t(torch, rng.uniform(-0.1, 0.1, n)),
+                v_th=_t(torch, rng.uniform(0.2, 0.6, n)),
+                v_reset=_t(torch, rng.uniform(-0.2, 0.1, n)),
+                method="heaviside",
+            ),
+            input_weights=_t(torch, rng.normal(1.0, 1.0, (n, n_in)) * 8),
+            recurrent_weights=_t(torch, rng.normal(-0.5, 1.0, (n, n)) * 8),
+            dt=DT,
+        )
+        model = norse.SequentialState(cell)
+        x = (rng.random((STEPS, BATCH, n_in)) < 0.3).astype(np.float64)
+        # Norse 1.1.0's LIFRecurrentCell builds its initial state with torch.full(v_leak) in
+        # float32 (and fails on per-neuron v_leak): start it explicitly, float64, at v_leak
+        zeros = torch.zeros(BATCH, n, dtype=torch.float64)
+        state = LIFState(z=zeros, v=zeros + cell.p.v_leak, i=zeros.clone())
+        outs = []
+        with torch.no_grad():
+            for t in range(STEPS):
+                z, state = cell(torch.from_numpy(x[t]), state)
+                outs.append(z)
+        original = torch.stack(outs).numpy()
+        graph = nirbridge.to_nir(model, dt=DT, input_shape=(n_in,))
+        assert {"0.in", "0", "0.rec"} <= set(graph.nodes)
+        ours = nirbridge.simulate(graph, {"input": x}, batched=True).outputs["output"]
+        np.testing.assert_array_equal(ours, original)
+        for target in ("norse", "snntorch"):
+            got = nirbridge.from_nir(graph, target)(torch.from_numpy(x))["output"]
+            np.testing.assert_array_equal(got.detach().numpy(), ours, err_msg=target)
+        total += int(ours.sum())
+    assert 100 < total < 0.7 * ours.size * 3, total
