@@ -51,6 +51,11 @@ class Backend:
             receptor, label)`` (weights ``(pre, post)`` in PyNN units); default: PyNN's
             ArrayConnector.
         set_spike_times: Sets a SpikeSourceArray's spike times (list of arrays, ms).
+        split_signs: Positive and negative weights go to separate excitatory and inhibitory
+            projections (PyNN rejects mixed signs). Brian2's synapses made by ``connect`` add
+            the signed weight to the same variable either way (``v``, or the synaptic current
+            whose excitatory and inhibitory time constants the tables set equal), so there one
+            projection carries both signs: half the Brian2 objects to generate code for.
     """
 
     name: str
@@ -68,6 +73,7 @@ class Backend:
     adjust_projection: Callable[[Any, int, float], None] = _nothing
     connect: Callable[..., Any] | None = None
     set_spike_times: Callable[[types.ModuleType, Any, list[np.ndarray]], None] | None = None
+    split_signs: bool = True
 
     def cell_model(self, sim: types.ModuleType, cells: CellMap) -> Any:
         if self.native:
@@ -194,6 +200,7 @@ BRIAN2 = Backend(
     adjust_population=_brian2_population,
     connect=_brian2_connect,
     set_spike_times=_brian2_set_times,
+    split_signs=False,
 )
 
 

@@ -44,8 +44,9 @@ def to_pynn(
 
     Args:
         graph: The NIR graph.
-        sim: The PyNN backend module: ``pyNN.nest`` (native models) or ``pyNN.brian2``
-            (standard cell types; zero reset only).
+        sim: The PyNN backend module: ``pyNN.nest`` (native models), ``pyNN.brian2``
+            (standard cell types, zero reset only, spike-exact) or ``pyNN.neuron`` (standard
+            cell types, zero reset only, approximate: see docs/pynn.md).
         dt: Reference time step in seconds (default: the graph's metadata).
         integrator: "euler" (default) or "exact".
         reset: "auto", "subtract" or "zero".

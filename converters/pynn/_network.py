@@ -200,7 +200,10 @@ class PyNNNetwork:
         made = []
         sim_delay = delay_steps + self.backend.delay_offset
         pynn_delay = max(sim_delay, 1)
-        for receptor, mask in (("excitatory", native > 0), ("inhibitory", native < 0)):
+        groups = (("excitatory", native > 0), ("inhibitory", native < 0))
+        if not self.backend.split_signs:
+            groups = (("excitatory", native != 0),)
+        for receptor, mask in groups:
             if not mask.any():
                 continue
             if self.backend.connect is not None:

@@ -7,6 +7,14 @@ import pytest
 
 from nirbridge import UnsupportedError
 from nirbridge.converters.pynn._cells import CELL_MAPS, Ctx, cell_map, tau_to_decay
+from nirbridge.converters.pynn._standard_cells import (
+    BRIAN2_CELL_MAPS,
+    NEURON_CELL_MAPS,
+    _be_tau_to_decay,
+)
+
+TABLES = {"nest": CELL_MAPS, "brian2": BRIAN2_CELL_MAPS, "neuron": NEURON_CELL_MAPS}
+KEYS = [(t, k) for t, table in TABLES.items() for k in sorted(table)]
 
 RANGES = {
     "tau": (2e-3, 50e-3),
@@ -20,10 +28,10 @@ RANGES = {
 }
 
 
-@pytest.mark.parametrize("key", sorted(CELL_MAPS))
+@pytest.mark.parametrize("table,key", KEYS)
 @pytest.mark.parametrize("integrator", ["euler", "exact"])
-def test_rows_round_trip(key, integrator):
-    cells = CELL_MAPS[key]
+def test_rows_round_trip(table, key, integrator):
+    cells = TABLES[table][key]
     rng = np.random.default_rng(0)
     ctx = Ctx(dt=1e-3, h=1.0, integrator=integrator, node="n")
     params = {f: rng.uniform(*RANGES[f], 16) for f in RANGES}
@@ -66,3 +74,22 @@ def test_euler_decay_out_of_range_names_the_node():
 def test_missing_model_is_named():
     with pytest.raises(UnsupportedError, match="node 'syn'.*CubaLIF.*subtract"):
         cell_map("CubaLIF", "subtract", "syn")
+
+
+@pytest.mark.parametrize("integrator,expected", [("euler", lambda a: 1 - a), ("exact", np.exp)])
+def test_standard_tables_decay_equals_reference_decay(integrator, expected):
+    """Brian2 integrates exactly (decay exp(-h/tau_m)); NEURON by backward Euler (1/(1+h/tau_m))."""
+    tau = np.array([2e-3, 10e-3, 40e-3])
+    ctx = Ctx(dt=1e-3, h=0.5, integrator=integrator, node="n")
+    params = {"tau": tau, "v_threshold": np.ones(3), "v_reset": np.zeros(3), "r": np.ones(3)}
+    want = expected(-1e-3 / tau) if integrator == "exact" else expected(1e-3 / tau)
+    brian2 = BRIAN2_CELL_MAPS[("LIF", "zero")].native_parameters(params, ctx)["tau_m"]
+    neuron = NEURON_CELL_MAPS[("LIF", "zero")].native_parameters(params, ctx)["tau_m"]
+    np.testing.assert_allclose(tau_to_decay(brian2, 0.5), want, rtol=1e-13)
+    np.testing.assert_allclose(_be_tau_to_decay(neuron, 0.5), want, rtol=1e-13)
+
+
+@pytest.mark.parametrize("table", ["brian2", "neuron"])
+def test_standard_tables_refuse_subtract_by_node(table):
+    with pytest.raises(UnsupportedError, match=f"node 'n1'.*{table}.*subtract.*reset='zero'"):
+        cell_map("LIF", "subtract", "n1", TABLES[table], table)
