@@ -21,13 +21,24 @@ from nirbridge.graph import (
     with_metadata,
 )
 
-from ._executor import LINEAR_MAP, BuildContext
+from ._executor import LINEAR_MAP, BuildContext, StepModule
 from ._layers import children, first_shape, layer_node, probe
 from ._neurons import _FIELDS, Neuron
 
 #: NIR types the nirtorch form maps (neurons here, linear nodes from LINEAR_MAP).
 NODE_TYPES = frozenset(_FIELDS) | frozenset(
-    {"Affine", "Linear", "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten", "Scale"}
+    {
+        "Affine",
+        "Linear",
+        "Conv1d",
+        "Conv2d",
+        "AvgPool2d",
+        "SumPool2d",
+        "Flatten",
+        "Scale",
+        "Threshold",
+        "Delay",
+    }
 )
 
 
@@ -40,6 +51,19 @@ class _Stateless(torch.nn.Module):
 
     def forward(self, x):
         return self.inner(x)
+
+
+class _Stateful(torch.nn.Module):
+    """A :class:`StepModule` (Delay) in nirtorch's ``forward(x, state=None)`` convention."""
+
+    def __init__(self, inner: StepModule) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x, state=None):
+        if state is None:
+            state = self.inner.init_state(x)
+        return self.inner(x, state)
 
 
 class NirTorchModule(torch.nn.Module):
@@ -75,7 +99,8 @@ class NirTorchModule(torch.nn.Module):
 
         def linear(node):
             name = names[id(node)]
-            return _Stateless(LINEAR_MAP[type(node).__name__](name, node, ctx))
+            module = LINEAR_MAP[type(node).__name__](name, node, ctx)
+            return _Stateful(module) if isinstance(module, StepModule) else _Stateless(module)
 
         def neuron(node):
             name = names[id(node)]
