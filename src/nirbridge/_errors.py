@@ -48,6 +48,8 @@ class GraphError(NirBridgeError):
             detail += f": expected {expected}"
             if got is not None:
                 detail += f", got {got}"
+        elif got is not None:
+            detail += f": got {got}"
         super().__init__(f"{prefix}: {detail}" if prefix else detail)
 
 

@@ -60,17 +60,21 @@ class BridgeMetadata:
     def __post_init__(self) -> None:
         if self.dt is not None:
             check_dt(self.dt, source="metadata 'nirbridge.dt'")
-        if self.time_unit not in TIME_UNITS:
+        if not isinstance(self.time_unit, str) or self.time_unit not in TIME_UNITS:
             raise MetadataError(
                 f"metadata 'nirbridge.time_unit': expected one of {sorted(TIME_UNITS)}, "
                 f"got {self.time_unit!r}"
             )
-        if self.integrator is not None and self.integrator not in INTEGRATORS:
+        if self.integrator is not None and (
+            not isinstance(self.integrator, str) or self.integrator not in INTEGRATORS
+        ):
             raise MetadataError(
                 f"metadata 'nirbridge.integrator': expected one of {INTEGRATORS}, "
                 f"got {self.integrator!r}"
             )
-        if self.reset is not None and self.reset not in RESET_MODES:
+        if self.reset is not None and (
+            not isinstance(self.reset, str) or self.reset not in RESET_MODES
+        ):
             raise MetadataError(
                 f"metadata 'nirbridge.reset': expected one of {RESET_MODES}, got {self.reset!r}"
             )
@@ -112,12 +116,17 @@ class BridgeMetadata:
 
 def migrate(raw: dict[str, Any]) -> dict[str, Any]:
     """Bring a stored namespace to the current schema, or fail if it is from a newer release."""
-    schema = raw.get("schema", SCHEMA_VERSION)
+    stored = raw.get("schema", SCHEMA_VERSION)
     try:
-        schema = int(np.asarray(schema).item())
-    except (TypeError, ValueError) as exc:
+        number = np.asarray(stored).item()
+        if isinstance(number, bytes):
+            number = number.decode("ascii")
+        schema = int(number)
+        if isinstance(number, float) and number != schema:
+            raise ValueError("not a whole number")
+    except (TypeError, ValueError, OverflowError, UnicodeDecodeError) as exc:
         raise MetadataError(
-            f"metadata 'nirbridge.schema': expected an integer, got {schema!r}"
+            f"metadata 'nirbridge.schema': expected an integer, got {stored!r}"
         ) from exc
     if schema > SCHEMA_VERSION:
         raise MetadataError(
@@ -137,7 +146,7 @@ def check_dt(dt: Any, *, source: str = "dt") -> float:
 
     try:
         value = float(np.asarray(dt).item())
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TimeStepError(f"{source}: expected a number of seconds, got {dt!r}") from exc
     if not math.isfinite(value) or value <= 0:
         raise TimeStepError(f"{source}: expected a positive finite number of seconds, got {dt!r}")
@@ -169,7 +178,7 @@ def with_metadata(graph: Any, **changes: Any) -> Any:
 def _as_float(value: Any, key: str) -> float:
     try:
         return float(np.asarray(value).item())
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise MetadataError(
             f"metadata 'nirbridge.{key}': expected a number, got {value!r}"
         ) from exc
@@ -199,7 +208,12 @@ def _as_initial_state(value: Any) -> dict[str, dict[str, np.ndarray]]:
             )
         out[str(node)] = {}
         for name, arr in states.items():
-            a = np.asarray(arr)
+            try:
+                a = np.asarray(arr)
+            except (TypeError, ValueError) as exc:
+                raise MetadataError(
+                    f"metadata 'nirbridge.initial_state.{node}.{name}': not an array ({exc})"
+                ) from exc
             if a.dtype.kind not in "biuf":
                 raise MetadataError(
                     f"metadata 'nirbridge.initial_state.{node}.{name}': expected numbers, "

@@ -21,7 +21,8 @@ class Field:
             array), "padding" (integers or "same"/"valid").
         required: Whether a file must hold it.
         unit: Physical unit in words ("time", "voltage", ...) for documentation and messages.
-        rule: Range a valid value lies in: "positive", "nonnegative" or None.
+        rule: Range a valid value lies in: "positive", "nonnegative" or None (for "int" and
+            "padding" fields it applies to every integer).
         ndim: Required number of dimensions, or None for any.
     """
 
@@ -56,23 +57,31 @@ NODE_SPECS: dict[str, tuple[Field, ...]] = {
     "Conv1d": (
         Field("weight", ndim=3),
         Field("bias", ndim=1),
-        Field("stride", "int"),
-        Field("padding", "padding"),
-        Field("dilation", "int"),
-        Field("groups", "int"),
-        Field("input_shape", "int", required=False),
+        Field("stride", "int", rule="positive"),
+        Field("padding", "padding", rule="nonnegative"),
+        Field("dilation", "int", rule="positive"),
+        Field("groups", "int", rule="positive"),
+        Field("input_shape", "int", required=False, rule="positive"),
     ),
     "Conv2d": (
         Field("weight", ndim=4),
         Field("bias", ndim=1),
-        Field("stride", "int"),
-        Field("padding", "padding"),
-        Field("dilation", "int"),
-        Field("groups", "int"),
-        Field("input_shape", "int", required=False),
+        Field("stride", "int", rule="positive"),
+        Field("padding", "padding", rule="nonnegative"),
+        Field("dilation", "int", rule="positive"),
+        Field("groups", "int", rule="positive"),
+        Field("input_shape", "int", required=False, rule="positive"),
     ),
-    "SumPool2d": (Field("kernel_size", "int"), Field("stride", "int"), Field("padding", "int")),
-    "AvgPool2d": (Field("kernel_size", "int"), Field("stride", "int"), Field("padding", "int")),
+    "SumPool2d": (
+        Field("kernel_size", "int", rule="positive"),
+        Field("stride", "int", rule="positive"),
+        Field("padding", "int", rule="nonnegative"),
+    ),
+    "AvgPool2d": (
+        Field("kernel_size", "int", rule="positive"),
+        Field("stride", "int", rule="positive"),
+        Field("padding", "int", rule="nonnegative"),
+    ),
     "I": _neuron(Field("r", unit="resistance")),
     "IF": _neuron(
         Field("r", unit="resistance"),
@@ -122,6 +131,16 @@ LINEAR_TYPES = frozenset(
 IDENTITY_TYPES = frozenset({"Input", "Output", "Identity"})
 #: Every node type nirbridge reads, simulates and validates.
 SUPPORTED_TYPES = tuple(NODE_SPECS)
+
+#: State variables of each neuron type, as ``metadata["nirbridge"]["initial_state"]`` names them.
+NEURON_STATES: dict[str, tuple[str, ...]] = {
+    "I": ("v",),
+    "IF": ("v",),
+    "LI": ("v",),
+    "LIF": ("v",),
+    "CubaLI": ("i", "v"),
+    "CubaLIF": ("i", "v"),
+}
 
 #: Parameters that are time constants or delays (scaled by the graph's time unit).
 TIME_FIELDS = frozenset({"tau", "tau_syn", "tau_mem", "delay"})

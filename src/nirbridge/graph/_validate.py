@@ -12,13 +12,15 @@ from .._errors import (
     EdgeError,
     GraphError,
     InvalidParameterError,
+    MetadataError,
     NirBridgeError,
+    ResetModeError,
     ShapeError,
     UnknownNodeTypeError,
 )
 from . import _linear
-from ._metadata import read_metadata
-from ._spec import LINEAR_TYPES, NEURON_TYPES, NODE_SPECS, type_name
+from ._metadata import BridgeMetadata, read_metadata
+from ._spec import LINEAR_TYPES, NEURON_STATES, NEURON_TYPES, NODE_SPECS, Field, type_name
 from ._versions import resolve_reset
 from ._walk import inline_subgraphs, schedule
 
@@ -32,15 +34,22 @@ def check_graph(graph: nir.NIRGraph, *, reset: str | None = None) -> list[NirBri
     """Every problem found in ``graph``, in the order found; empty when it is valid.
 
     Never raises for a problem of the graph itself. ``reset`` ("auto", "subtract" or "zero")
-    decides whether ``v_reset < v_threshold`` is required (only when resetting to ``v_reset``).
+    decides whether ``v_reset < v_threshold`` is required (only when resetting to ``v_reset``;
+    when the mode cannot be decided, it is required).
+
+    Raises:
+        ResetModeError: ``reset`` is not one of the modes (a bad argument, not a bad graph).
     """
     problems: list[NirBridgeError] = []
     if not isinstance(graph, nir.NIRGraph):
         return [GraphError("expected a nir.NIRGraph", got=type(graph).__name__)]
+    meta: BridgeMetadata | None
     try:
-        mode: str | None = _reset_mode(graph, reset)
-    except NirBridgeError:
-        mode = None
+        meta = read_metadata(graph)
+    except MetadataError as exc:
+        problems.append(exc)
+        meta = None
+    mode = _reset_mode(meta, reset)
     _check_nodes(graph, "", mode, problems)
     if problems:
         return problems
@@ -48,13 +57,17 @@ def check_graph(graph: nir.NIRGraph, *, reset: str | None = None) -> list[NirBri
         flat = inline_subgraphs(graph)
     except GraphError as exc:
         return [exc]
+    _check_nested_edges(graph, "", problems)
     _check_edges(flat, problems)
     if problems:
         return problems
     try:
-        infer_shapes(flat)
+        shapes = infer_shapes(flat)
     except GraphError as exc:
         problems.append(exc)
+        return problems
+    if meta is not None:
+        _check_initial_state(flat, shapes, meta, problems)
     return problems
 
 
@@ -65,9 +78,18 @@ def validate(graph: nir.NIRGraph, *, reset: str | None = None) -> None:
         raise problems[0]
 
 
-def _reset_mode(graph: nir.NIRGraph, reset: str | None) -> str:
-    meta = read_metadata(graph)
-    return resolve_reset(reset, meta.reset, meta.nir_version)[0]
+def _reset_mode(meta: BridgeMetadata | None, reset: str | None) -> str | None:
+    """The reset mode, or None where the graph leaves it undecided; a bad ``reset`` raises."""
+    try:
+        return resolve_reset(
+            reset,
+            meta.reset if meta is not None else None,
+            meta.nir_version if meta is not None else None,
+        )[0]
+    except ResetModeError:
+        if reset not in (None, "auto"):
+            raise
+        return None
 
 
 def _check_nodes(
@@ -77,6 +99,16 @@ def _check_nodes(
     if not isinstance(nodes, dict) or not nodes:
         problems.append(GraphError("graph has no nodes", node=prefix.rstrip(".") or None))
         return
+    if not isinstance(graph.edges, (list, tuple)):
+        problems.append(
+            EdgeError(
+                "edges are not a list",
+                node=prefix.rstrip(".") or None,
+                parameter="edges",
+                expected="a list of (source, target) pairs",
+                got=type(graph.edges).__name__,
+            )
+        )
     for raw_name, node in nodes.items():
         name = f"{prefix}{raw_name}"
         if not isinstance(raw_name, str) or not raw_name or "/" in raw_name:
@@ -109,8 +141,9 @@ def _check_params(
     node: nir.NIRNode, name: str, tname: str, mode: str | None, problems: list[NirBridgeError]
 ) -> None:
     shapes = []
-    for field in NODE_SPECS[tname]:
+    for field in NODE_SPECS.get(tname, ()):
         if field.kind != "float":
+            _check_integers(node, name, tname, field, problems)
             continue
         value = getattr(node, field.name, None)
         if value is None:
@@ -176,7 +209,7 @@ def _check_params(
                         node_type=tname,
                         parameter=field.name,
                         expected=f"{words} ({field.unit})",
-                        got=f"{arr[tuple(first)]!r} at index {tuple(int(i) for i in first)}",
+                        got=f"{arr[tuple(first)].item()!r} at index {tuple(int(i) for i in first)}",
                     )
                 )
                 continue
@@ -196,6 +229,8 @@ def _check_params(
                 )
             )
             return
+    if tname == "Affine":
+        _check_affine_bias(node, name, problems)
     if (
         mode != "subtract"
         and getattr(node, "v_reset", None) is not None
@@ -214,13 +249,168 @@ def _check_params(
                         node_type=tname,
                         parameter="v_reset",
                         expected="v_reset < v_threshold (the neuron resets to v_reset)",
-                        got=f"v_reset={np.broadcast_to(v_reset, bad.shape)[idx]!r}, "
-                        f"v_threshold={np.broadcast_to(v_th, bad.shape)[idx]!r} at index {idx}",
+                        got=f"v_reset={np.broadcast_to(v_reset, bad.shape)[idx].item()!r}, "
+                        f"v_threshold={np.broadcast_to(v_th, bad.shape)[idx].item()!r} "
+                        f"at index {idx}",
                     )
                 )
 
 
-def _check_edges(graph: nir.NIRGraph, problems: list[NirBridgeError]) -> None:
+def _check_integers(
+    node: nir.NIRNode, name: str, tname: str, field: Field, problems: list[NirBridgeError]
+) -> None:
+    """Integer fields (strides, kernel sizes, shapes...): integers, and in range."""
+    if tname == "Input" and field.name == "shape":
+        value = (getattr(node, "input_type", None) or {}).get("input")
+    elif tname == "Output" and field.name == "shape":
+        value = (getattr(node, "output_type", None) or {}).get("output")
+    else:
+        value = getattr(node, field.name, None)
+    if isinstance(value, dict):  # Flatten's input_type
+        value = next(iter(value.values()), None)
+    if value is None or (field.kind == "padding" and isinstance(value, (str, bytes))):
+        return
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "iub" or arr.ndim > 1:
+        problems.append(
+            InvalidParameterError(
+                "not an integer",
+                node=name,
+                node_type=tname,
+                parameter=field.name,
+                expected="an integer or a 1-D array of integers",
+                got=f"{_short(value)}",
+            )
+        )
+        return
+    rule = field.rule or ("positive" if field.kind == "shape" else None)
+    if rule:
+        test, words = _RULES[rule]
+        ok = test(arr)
+        if not np.all(ok):
+            problems.append(
+                InvalidParameterError(
+                    "out of range",
+                    node=name,
+                    node_type=tname,
+                    parameter=field.name,
+                    expected=f"integers {words}",
+                    got=str(arr.tolist()),
+                )
+            )
+
+
+def _check_affine_bias(node: nir.NIRNode, name: str, problems: list[NirBridgeError]) -> None:
+    weight, bias = getattr(node, "weight", None), getattr(node, "bias", None)
+    if weight is None or bias is None or np.ndim(weight) != 2:
+        return
+    n_out = int(np.shape(weight)[0])
+    if np.shape(bias) not in ((n_out,), (1,)):
+        problems.append(
+            InvalidParameterError(
+                "bias does not match the weight",
+                node=name,
+                node_type="Affine",
+                parameter="bias",
+                expected=f"shape ({n_out},) (one per row of weight {np.shape(weight)})",
+                got=f"shape {np.shape(bias)}",
+            )
+        )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _check_initial_state(
+    graph: nir.NIRGraph,
+    shapes: dict[str, tuple[int, ...]],
+    meta: BridgeMetadata,
+    problems: list[NirBridgeError],
+) -> None:
+    """``nirbridge.initial_state`` names neurons of the (flat) graph, their states, and values of
+    a shape that broadcasts to the neuron's."""
+    for node, states in meta.initial_state.items():
+        target = graph.nodes.get(node)
+        tname = type_name(target) if target is not None else None
+        if tname not in NEURON_STATES:
+            neurons = sorted(k for k, n in graph.nodes.items() if type_name(n) in NEURON_STATES)
+            problems.append(
+                InvalidParameterError(
+                    "initial state given for a node that is not a neuron of the graph",
+                    node=node,
+                    node_type=tname,
+                    parameter="initial_state",
+                    expected=f"a neuron, one of {neurons[:20]}",
+                )
+            )
+            continue
+        for state, value in states.items():
+            param = f"initial_state.{state}"
+            known = NEURON_STATES[tname]
+            if state not in known:
+                problems.append(
+                    InvalidParameterError(
+                        "unknown state",
+                        node=node,
+                        node_type=tname,
+                        parameter=param,
+                        expected=f"one of {known}",
+                        got=repr(state),
+                    )
+                )
+                continue
+            arr = np.asarray(value)
+            if not np.isfinite(arr).all():
+                problems.append(
+                    InvalidParameterError(
+                        "not finite",
+                        node=node,
+                        node_type=tname,
+                        parameter=param,
+                        expected="finite numbers",
+                    )
+                )
+                continue
+            shape = shapes[node]
+            try:
+                ok = np.broadcast_shapes(arr.shape, shape) == shape
+            except ValueError:
+                ok = False
+            if not ok:
+                problems.append(
+                    InvalidParameterError(
+                        "shape does not match the neuron",
+                        node=node,
+                        node_type=tname,
+                        parameter=param,
+                        expected=f"a shape broadcastable to {shape}",
+                        got=f"shape {arr.shape}",
+                    )
+                )
+
+
+def _check_nested_edges(graph: nir.NIRGraph, prefix: str, problems: list[NirBridgeError]) -> None:
+    """Check the edges of every nested subgraph on its own level, where its Input and Output
+    nodes are still Input and Output (the flat graph has them as pass-through nodes)."""
+    for name, node in graph.nodes.items():
+        if not isinstance(node, nir.NIRGraph):
+            continue
+        full = f"{prefix}{name}"
+        try:
+            _check_edges(inline_subgraphs(node), problems, prefix=f"{full}.", owner=full)
+        except GraphError as exc:
+            problems.append(exc)
+        _check_nested_edges(node, f"{full}.", problems)
+
+
+def _check_edges(
+    graph: nir.NIRGraph, problems: list[NirBridgeError], prefix: str = "", owner: str | None = None
+) -> None:
     edges = graph.edges
     seen = set()
     for edge in edges:
@@ -230,32 +420,45 @@ def _check_edges(graph: nir.NIRGraph, problems: list[NirBridgeError]) -> None:
             and all(isinstance(e, str) for e in edge)
         ):
             problems.append(
-                EdgeError("malformed edge", expected="a pair of node names", got=repr(edge))
+                EdgeError(
+                    "malformed edge", node=owner, expected="a pair of node names", got=repr(edge)
+                )
             )
             continue
         src, dst = edge
+        shown = f"({prefix}{src!s}, {prefix}{dst!s})" if prefix else f"({src!r}, {dst!r})"
         for end, role in ((src, "source"), (dst, "target")):
             if end not in graph.nodes:
                 problems.append(
                     EdgeError(
-                        f"edge ({src!r}, {dst!r}) names a {role} that does not exist",
-                        node=end,
-                        expected=f"one of {sorted(graph.nodes)[:20]}",
+                        f"edge {shown} names a {role} that does not exist",
+                        node=f"{prefix}{end}",
+                        expected=f"one of {sorted(f'{prefix}{k}' for k in graph.nodes)[:20]}",
                     )
                 )
         if (src, dst) in seen:
-            problems.append(EdgeError(f"duplicate edge ({src!r}, {dst!r})", node=dst))
+            problems.append(EdgeError(f"duplicate edge {shown}", node=f"{prefix}{dst}"))
         seen.add((src, dst))
         if src in graph.nodes and type_name(graph.nodes[src]) == "Output":
             problems.append(
-                EdgeError("an Output node cannot feed other nodes", node=src, node_type="Output")
+                EdgeError(
+                    "an Output node cannot feed other nodes",
+                    node=f"{prefix}{src}",
+                    node_type="Output",
+                )
             )
         if dst in graph.nodes and type_name(graph.nodes[dst]) == "Input":
             problems.append(
-                EdgeError("an Input node cannot be fed by other nodes", node=dst, node_type="Input")
+                EdgeError(
+                    "an Input node cannot be fed by other nodes",
+                    node=f"{prefix}{dst}",
+                    node_type="Input",
+                )
             )
     if not any(type_name(n) == "Input" for n in graph.nodes.values()):
-        problems.append(EdgeError("graph has no Input node", expected="at least one Input"))
+        problems.append(
+            EdgeError("graph has no Input node", node=owner, expected="at least one Input")
+        )
 
 
 def infer_shapes(graph: nir.NIRGraph) -> dict[str, tuple[int, ...]]:
@@ -284,7 +487,17 @@ def infer_shapes(graph: nir.NIRGraph) -> dict[str, tuple[int, ...]]:
                 got=", ".join(f"{p}: {s}" for p, s in incoming),
             )
         in_shape = incoming[0][1]
-        out[name] = _node_output_shape(node, name, tname, in_shape)
+        try:
+            out[name] = _node_output_shape(node, name, tname, in_shape)
+        except GraphError:
+            raise
+        except Exception as exc:  # a malformed in-memory node; name it instead of crashing
+            raise InvalidParameterError(
+                f"cannot compute the output shape ({type(exc).__name__}: {exc})",
+                node=name,
+                node_type=tname,
+                got=f"input shape {in_shape}",
+            ) from exc
     for src, dst in plan.back_edges:
         node = graph.nodes[dst]
         expected = out[[p for p in plan.forward[dst]][0]] if plan.forward[dst] else None
@@ -303,7 +516,10 @@ def _node_output_shape(
     node: nir.NIRNode, name: str, tname: str, in_shape: tuple[int, ...]
 ) -> tuple[int, ...]:
     if tname in ("Output", "Identity"):
-        declared = tuple(int(s) for s in np.asarray(node.output_type["output"]).ravel())
+        types = getattr(node, "output_type", None) or {}
+        if types.get("output") is None:
+            return in_shape
+        declared = tuple(int(s) for s in np.asarray(types["output"]).ravel())
         if declared != in_shape and int(np.prod(declared)) != int(np.prod(in_shape)):
             raise ShapeError(
                 "declared shape does not match its input",
@@ -317,7 +533,7 @@ def _node_output_shape(
         return _linear.output_shape(node, name, in_shape)
     params = [
         np.shape(getattr(node, f.name))
-        for f in NODE_SPECS[tname]
+        for f in NODE_SPECS.get(tname, ())
         if f.kind == "float" and getattr(node, f.name, None) is not None
     ]
     try:

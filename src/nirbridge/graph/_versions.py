@@ -47,5 +47,10 @@ def resolve_reset(
             "reset mode: the graph carries no NIR version and no 'nirbridge.reset' metadata; "
             "pass reset='subtract' or reset='zero' (CLI: --reset)"
         )
-    mode = reset_mode_for_version(nir_version)
+    try:
+        mode = reset_mode_for_version(nir_version)
+    except ResetModeError as exc:
+        raise ResetModeError(
+            f"reset mode: {exc}; pass reset='subtract' or reset='zero' (CLI: --reset)"
+        ) from exc
     return mode, f"NIR file version {nir_version}"
