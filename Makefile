@@ -6,6 +6,9 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.nirbridge-installed
 TORCH  := torch==2.13.0
 NORSE  := norse==1.1.0
+# One thread (timings and CI), and the venv's tools on PATH: pyNN.neuron compiles its mechanisms
+# with the venv's nrnivmodl on first import.
+RUN    := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" OMP_NUM_THREADS=1
 
 .PHONY: install demo test test-all lint support-table benchmarks clean
 
@@ -22,13 +25,14 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: install
-	$(PY) examples/paper_lif.py
+	$(RUN) $(PY) examples/paper_lif.py
 
 test: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q
+	$(PY) -m ruff check src converters tests benchmarks examples scripts
+	$(RUN) $(PY) -m pytest -q
 
 test-all: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -m ""
+	$(RUN) $(PY) -m pytest -q -m ""
 
 lint: install
 	$(PY) -m ruff check src converters tests benchmarks examples scripts
@@ -38,7 +42,8 @@ support-table: install
 	$(PY) scripts/support_table.py --write
 
 benchmarks: install
-	OMP_NUM_THREADS=1 $(PY) benchmarks/reference.py
+	$(RUN) $(PY) benchmarks/reference.py
+	$(RUN) $(PY) benchmarks/pynn_build.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
