@@ -66,3 +66,19 @@ def snntorch():
 @pytest.fixture
 def norse():
     return require("norse")
+
+
+# Property tests draw the same examples on every machine (CI meets what was checked here); set
+# NIRBRIDGE_HYPOTHESIS_RANDOM=1 to explore with fresh random draws instead.
+try:
+    from hypothesis import settings as _hyp_settings
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    _hyp_settings = None
+if _hyp_settings is not None:
+    _hyp_settings.register_profile("nirbridge-deterministic", derandomize=True, database=None)
+    _hyp_settings.register_profile("nirbridge-random")
+    _hyp_settings.load_profile(
+        "nirbridge-random"
+        if os.environ.get("NIRBRIDGE_HYPOTHESIS_RANDOM")
+        else "nirbridge-deterministic"
+    )
