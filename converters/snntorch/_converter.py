@@ -6,16 +6,12 @@ from typing import Any
 
 import nir
 
-from nirbridge._converter import Issue
-from nirbridge._errors import NirBridgeError
-from nirbridge.graph import reset_mode, resolve_dt, with_metadata
-
-from ..torch import GraphExecutor
+from ..torch import ExecutorConverter
 from ._export import export
 from ._import import NODE_MAP
 
 
-class SnnTorchConverter:
+class SnnTorchConverter(ExecutorConverter):
     """snnTorch <-> NIR.
 
     ``to_nir(model, dt=..., input_shape=None, approximate=False)`` exports a Sequential of torch
@@ -26,33 +22,11 @@ class SnnTorchConverter:
     """
 
     name = "snntorch"
-    kind = "framework"
-    node_types = frozenset(NODE_MAP) - {"Input", "Output"}
+    label = "snnTorch"
+    node_map = NODE_MAP
 
-    def check(self, graph: nir.NIRGraph) -> list[Issue]:
-        issues = []
-        for name, node in graph.nodes.items():
-            kind = type(node).__name__
-            if kind not in NODE_MAP and kind != "NIRGraph":
-                issues.append(Issue("error", f"snnTorch target has no map for {kind}", node=name))
-        try:
-            resolve_dt(graph)
-        except NirBridgeError as exc:  # check() never raises: it reports
-            issues.append(Issue("error", str(exc)))
-        return issues
-
-    def from_nir(self, graph: nir.NIRGraph, **options: Any) -> GraphExecutor:
-        import torch
-
-        dt = resolve_dt(graph, options.pop("dt", None))
-        reset = reset_mode(graph, options.pop("reset", None))
-        node_map = options.pop("node_map", None) or NODE_MAP
-        dtype = options.pop("dtype", torch.float64)
-        if options:
-            raise TypeError(f"unknown options for the snnTorch target: {sorted(options)}")
-        return GraphExecutor(graph, node_map, dt=dt, reset=reset, dtype=dtype)
-
-    def to_nir(self, obj: Any, **options: Any) -> nir.NIRGraph:
-        dt = options.pop("dt")
+    def export(
+        self, obj: Any, *, dt: float, **options: Any
+    ) -> tuple[nir.NIRGraph, str, dict[str, dict[str, Any]]]:
         graph, reset = export(obj, dt=dt, **options)
-        return with_metadata(graph, dt=float(dt), reset=reset, integrator="euler")
+        return graph, reset, {}

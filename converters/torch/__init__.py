@@ -17,6 +17,7 @@ from ._executor import (
     GraphExecutor,
     StepModule,
 )
+from ._framework import ExecutorConverter
 from ._neurons import Neuron
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "BuildContext",
     "Builder",
     "Delay",
+    "ExecutorConverter",
     "Functional",
     "GraphExecutor",
     "Neuron",
