@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from _markers import replace_block
+
 from nirbridge.learning import RULE_TYPES, Spec, json_schema
 from nirbridge.learning._base import FieldInfo
 
@@ -139,11 +141,7 @@ def render_reference() -> str:
 
 def render_doc(text: str, reference: str) -> str:
     """``text`` with the block between the markers replaced by ``reference``."""
-    head, sep, rest = text.partition(START)
-    if not sep or END not in rest:
-        raise SystemExit(f"markers {START} / {END} not found")
-    _, _, tail = rest.partition(END)
-    return f"{head}{START}\n{reference}\n{END}{tail}"
+    return replace_block(text, START, END, reference)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Plot benchmark JSON lines (the last line each benchmark prints) into docs/img/benchmarks.png.
 
-    python benchmarks/reference.py | tail -1 > /tmp/reference.json
-    python benchmarks/pynn_build.py | tail -1 > /tmp/pynn.json
-    python scripts/plot_benchmarks.py /tmp/reference.json /tmp/pynn.json
+python benchmarks/reference.py | tail -1 > /tmp/reference.json
+python benchmarks/pynn_build.py | tail -1 > /tmp/pynn.json
+python scripts/plot_benchmarks.py /tmp/reference.json /tmp/pynn.json
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def main(paths: list[str]) -> int:
         axes[1].set_ylabel("speed relative to NEST")
         axes[1].set_title(
             f"Braille network, 256 steps; build 1M synapses: {pynn['build_ratio_1m']:.2f}x "
-            "hand-written", fontsize=9)
+            "hand-written",
+            fontsize=9,
+        )
     fig.tight_layout()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(OUT, dpi=110)

@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from _markers import replace_block
+
 from nirbridge.converters.registry import support_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,11 +23,7 @@ END = "<!-- support-table:end -->"
 
 def render(text: str, table: str) -> str:
     """``text`` with the block between the markers replaced by ``table``."""
-    head, sep, rest = text.partition(START)
-    if not sep or END not in rest:
-        raise SystemExit(f"markers {START} / {END} not found")
-    _, _, tail = rest.partition(END)
-    return f"{head}{START}\n{table}\n{END}{tail}"
+    return replace_block(text, START, END, table)
 
 
 def main(argv: list[str] | None = None) -> int:
