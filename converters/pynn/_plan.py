@@ -201,7 +201,7 @@ def plan_network(
     recurrent_biases = {n: np.zeros_like(b) for n, b in biases.items()}
     projections = []
     for chain in feeds:
-        composed = compose(flat, chain)
+        composed = compose(flat, chain, shapes=shapes)
         (recurrent_biases if chain.recurrent else biases)[chain.target] += composed.bias
         delay = depth[chain.target] - depth[chain.source] - lag[chain.target]
         if chain.recurrent:

@@ -86,14 +86,21 @@ def linear_chains(graph: nir.NIRGraph) -> list[LinearChain]:
 
 
 def compose(
-    graph: nir.NIRGraph, chain: LinearChain, *, block: int = 512, dtype: type = np.float64
+    graph: nir.NIRGraph,
+    chain: LinearChain,
+    *,
+    block: int = 512,
+    dtype: type = np.float64,
+    shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> ComposedLinear:
     """The matrix and bias of ``chain``, found by probing the chain with unit vectors.
 
     Probing uses the same operators the reference simulator steps through, so the composition
     matches the simulation by construction; ``block`` unit vectors go through at a time.
+    ``shapes`` (from :func:`infer_shapes`) saves inferring them again when composing many chains.
     """
-    shapes = infer_shapes(graph)
+    if shapes is None:
+        shapes = infer_shapes(graph)
     in_shape = shapes[chain.source]
     out_shape = shapes[chain.nodes[-1]] if chain.nodes else in_shape
     ops = [(n, graph.nodes[n]) for n in chain.nodes]
