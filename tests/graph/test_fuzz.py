@@ -705,7 +705,9 @@ def _run_all(tmp_path: Path, n_cases: int) -> list[Record]:
         for slot in range(WORKERS)
     ]
     for proc in procs:
-        proc.start()
+        with warnings.catch_warnings():  # Python 3.12+ warns about fork in threaded processes
+            warnings.simplefilter("ignore", DeprecationWarning)
+            proc.start()
     started = time.monotonic()
     try:
         while any(proc.is_alive() for proc in procs):
