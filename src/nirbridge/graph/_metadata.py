@@ -28,7 +28,18 @@ RESET_MODES = ("subtract", "zero")
 #: Units time constants in a graph may be stored in, with their length in seconds.
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 
-_KNOWN_KEYS = {"schema", "dt", "time_unit", "integrator", "reset", "nir_version", "initial_state"}
+_KNOWN_KEYS = {
+    "schema",
+    "dt",
+    "time_unit",
+    "integrator",
+    "reset",
+    "nir_version",
+    "initial_state",
+    "quantization",
+}
+#: Fields of one quantized parameter: ``value = scale * (integer - zero_point)``.
+_QUANT_FIELDS = ("bits", "scale", "zero_point", "signed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +56,11 @@ class BridgeMetadata:
             is None.
         initial_state: Initial state per node: ``{node: {state: array}}`` (e.g. ``{"lif1":
             {"v": ...}}``), shapes as the node's; states not given start at zero.
+        quantization: Fixed-point form of parameters, per node and parameter:
+            ``{node: {parameter: {"bits": int, "scale": float, "zero_point": int, "signed":
+            0|1}}}``, meaning ``value = scale * (integer - zero_point)`` with ``integer`` a
+            ``bits``-bit (signed or unsigned) integer: what a hardware target quantized to, or
+            must quantize to.
         extra: Keys of the namespace this module does not interpret (the learning rule and other
             later extensions), kept as they are.
     """
@@ -55,6 +71,9 @@ class BridgeMetadata:
     reset: str | None = None
     nir_version: str | None = None
     initial_state: Mapping[str, Mapping[str, np.ndarray]] = dataclasses.field(default_factory=dict)
+    quantization: Mapping[str, Mapping[str, Mapping[str, Any]]] = dataclasses.field(
+        default_factory=dict
+    )
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -79,6 +98,8 @@ class BridgeMetadata:
                 f"metadata 'nirbridge.reset': expected one of {RESET_MODES}, got {self.reset!r}"
             )
 
+        object.__setattr__(self, "quantization", _as_quantization(self.quantization))
+
     def to_dict(self) -> dict[str, Any]:
         """The namespace as stored in ``graph.metadata["nirbridge"]`` (None values omitted)."""
         out: dict[str, Any] = dict(self.extra)
@@ -91,6 +112,11 @@ class BridgeMetadata:
             out["initial_state"] = {
                 node: {name: np.asarray(v) for name, v in states.items()}
                 for node, states in self.initial_state.items()
+            }
+        if self.quantization:
+            out["quantization"] = {
+                node: {param: dict(spec) for param, spec in params.items()}
+                for node, params in self.quantization.items()
             }
         return out
 
@@ -110,6 +136,8 @@ class BridgeMetadata:
                 kwargs[key] = _as_str(raw[key], key)
         if "initial_state" in raw:
             kwargs["initial_state"] = _as_initial_state(raw["initial_state"])
+        if "quantization" in raw:
+            kwargs["quantization"] = raw["quantization"]
         kwargs["extra"] = {k: v for k, v in raw.items() if k not in _KNOWN_KEYS}
         return cls(**kwargs)
 
@@ -195,6 +223,51 @@ def _as_str(value: Any, key: str) -> str:
     if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "SUO":
         return _as_str(value.item(), key)
     raise MetadataError(f"metadata 'nirbridge.{key}': expected a string, got {value!r}")
+
+
+def _as_quantization(value: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """Check and normalise the quantization table (python ints and floats)."""
+
+    def where(*path: object) -> str:
+        return "metadata '" + ".".join(("nirbridge.quantization", *map(str, path))) + "'"
+
+    if not isinstance(value, Mapping):
+        raise MetadataError(f"{where()}: expected a group per node")
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for node, params in value.items():
+        if not isinstance(params, Mapping):
+            raise MetadataError(f"{where(node)}: expected a group per parameter")
+        out[str(node)] = {}
+        for param, spec in params.items():
+            at = where(node, param)
+            if not isinstance(spec, Mapping) or set(spec) - set(_QUANT_FIELDS):
+                raise MetadataError(f"{at}: expected fields among {_QUANT_FIELDS}, got {spec!r}")
+            try:
+                bits = int(np.asarray(spec["bits"]).item())
+                scale = float(np.asarray(spec.get("scale", 1.0)).item())
+                zero = int(np.asarray(spec.get("zero_point", 0)).item())
+                signed = int(np.asarray(spec.get("signed", 1)).item())
+            except (KeyError, TypeError, ValueError) as exc:
+                raise MetadataError(
+                    f"{at}: expected bits (int), scale, zero_point, signed ({exc})"
+                ) from exc
+            if not 1 <= bits <= 64:
+                raise MetadataError(f"{where(node, param, 'bits')}: expected 1..64, got {bits}")
+            if not (math.isfinite(scale) and scale > 0):
+                raise MetadataError(
+                    f"{where(node, param, 'scale')}: expected a positive finite number, got {scale}"
+                )
+            if signed not in (0, 1):
+                raise MetadataError(
+                    f"{where(node, param, 'signed')}: expected 0 or 1, got {signed}"
+                )
+            out[str(node)][str(param)] = {
+                "bits": bits,
+                "scale": scale,
+                "zero_point": zero,
+                "signed": signed,
+            }
+    return out
 
 
 def _as_initial_state(value: Any) -> dict[str, dict[str, np.ndarray]]:
