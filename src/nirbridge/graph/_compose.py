@@ -53,7 +53,8 @@ def linear_chains(graph: nir.NIRGraph) -> list[LinearChain]:
     """
 
     def linear(n: str) -> bool:
-        return type_name(graph.nodes[n]) in LINEAR_TYPES
+        # Identity nodes (what inlined subgraphs leave of their Input and Output) pass through.
+        return type_name(graph.nodes[n]) in LINEAR_TYPES | {"Identity"}
 
     preds: dict[str, list[str]] = {}
     succ: dict[str, list[str]] = {}

@@ -91,6 +91,8 @@ def _conv_out(size: int, k: int, s: int, d: int, pad: tuple[int, int]) -> int:
 
 def output_shape(node: nir.NIRNode, name: str, in_shape: tuple[int, ...]) -> tuple[int, ...]:
     """Output shape of linear node ``node`` given its input shape (no batch dimension)."""
+    if type(node).__name__ == "Identity":
+        return tuple(in_shape)
     if isinstance(node, (nir.Affine, nir.Linear)):
         n_out, n_in = node.weight.shape
         if len(in_shape) < 1 or in_shape[-1] != n_in:
@@ -210,6 +212,8 @@ def _windows(
 
 def apply(node: nir.NIRNode, name: str, x: np.ndarray) -> np.ndarray:
     """Apply linear node ``node`` to a batch ``x`` of shape ``(batch, *input_shape)``."""
+    if type(node).__name__ == "Identity":
+        return x
     if isinstance(node, nir.Affine):
         return x @ np.asarray(node.weight, dtype=x.dtype).T + np.asarray(node.bias, dtype=x.dtype)
     if isinstance(node, nir.Linear):
