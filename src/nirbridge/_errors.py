@@ -12,6 +12,19 @@ class NirBridgeError(Exception):
     """Base class of every error nirbridge raises on bad input or configuration."""
 
 
+def _message(where: list[str], message: str, expected: str | None, got: str | None) -> str:
+    """``"<where>: <message>: expected <expected>, got <got>"``, leaving out what is None."""
+    detail = message
+    if expected is not None:
+        detail += f": expected {expected}"
+        if got is not None:
+            detail += f", got {got}"
+    elif got is not None:
+        detail += f": got {got}"
+    prefix = ", ".join(where)
+    return f"{prefix}: {detail}" if prefix else detail
+
+
 class GraphError(NirBridgeError):
     """A NIR graph is malformed or holds invalid values.
 
@@ -42,15 +55,7 @@ class GraphError(NirBridgeError):
             parts.append(f"node {node!r}" + (f" ({node_type})" if node_type else ""))
         if parameter is not None:
             parts.append(f"parameter {parameter!r}")
-        prefix = ", ".join(parts)
-        detail = message
-        if expected is not None:
-            detail += f": expected {expected}"
-            if got is not None:
-                detail += f", got {got}"
-        elif got is not None:
-            detail += f": got {got}"
-        super().__init__(f"{prefix}: {detail}" if prefix else detail)
+        super().__init__(_message(parts, message, expected, got))
 
 
 class InvalidParameterError(GraphError):
@@ -116,15 +121,7 @@ class LearningRuleError(NirBridgeError):
             parts.append(part)
         if field is not None:
             parts.append(f"field {field!r}")
-        prefix = ", ".join(parts)
-        detail = message
-        if expected is not None:
-            detail += f": expected {expected}"
-            if got is not None:
-                detail += f", got {got}"
-        elif got is not None:
-            detail += f": got {got}"
-        super().__init__(f"{prefix}: {detail}" if prefix else detail)
+        super().__init__(_message(parts, message, expected, got))
 
     def within(
         self, prefix: str, *, rule: str | None = None, part: str | None = None
