@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from nirbridge._errors import SimulationInputError, UnsupportedError
+from nirbridge._errors import UnsupportedError
 from nirbridge.graph import NODE_SPECS
+from nirbridge.reference import check_inputs
 
 from ._backends import NEST, Backend
 from ._cells import CellMap, Ctx, cell_map
@@ -244,9 +245,7 @@ class PyNNNetwork:
     ) -> dict[str, np.ndarray]:
         """Run on ``inputs`` (Input name -> ``(steps, *shape)``, spikes as 0/1); return each
         Output's activity ``(steps, *shape)`` in reference timing (spikes 0/1, or voltages)."""
-        arrays = self._check_inputs(inputs)
-        length = next(iter(arrays.values())).shape[0] if arrays else 0
-        steps = length if steps is None else int(steps)
+        arrays, steps = self._check_inputs(inputs, steps)
         if self._runs:
             # NEST cannot reset a network's state through PyNN: build it afresh.
             if self._setup is None:
@@ -262,7 +261,6 @@ class PyNNNetwork:
         start = self.backend.start_steps
         set_times = self.backend.set_spike_times
         for name, x in arrays.items():
-            x = x[:steps]
             times = [(np.flatnonzero(x[:, i]) + start) * self.h for i in range(x.shape[1])]
             set_times(self.sim, self.populations[name], times)
         if self._bias is not None:
@@ -297,31 +295,23 @@ class PyNNNetwork:
             result[ok] = v[idx[ok]]
         return result.reshape(steps, *out.shape)
 
-    def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        names = [p.name for p in self.plan.populations.values() if p.kind == "Input"]
-        unknown = sorted(set(inputs) - set(names))
-        missing = [n for n in names if n not in inputs]
-        if unknown or missing:
-            raise SimulationInputError(
-                f"inputs must name the Input nodes {names}; unknown: {unknown}, missing: {missing}"
-            )
-        arrays = {}
-        for name in names:
-            pop = self.plan.populations[name]
-            x = np.asarray(inputs[name], dtype=np.float64)
-            if x.ndim != 1 + len(pop.shape) or tuple(x.shape[1:]) != pop.shape:
-                raise SimulationInputError(
-                    f"input {name!r}: expected (steps, *{pop.shape}), got {x.shape}"
-                )
-            flat = x.reshape(x.shape[0], -1)
-            if not np.all((flat == 0) | (flat == 1)):
+    def _check_inputs(
+        self, inputs: Mapping[str, np.ndarray], steps: int | None
+    ) -> tuple[dict[str, np.ndarray], int]:
+        """The reference's checks (:func:`check_inputs`), then spikes only: ``(steps, cells)``."""
+        shapes = {p.name: p.shape for p in self.plan.populations.values() if p.kind == "Input"}
+        arrays, steps, _ = check_inputs(inputs, shapes, steps)
+        flat = {}
+        for name, x in arrays.items():
+            x = x[:, 0].reshape(steps, -1)
+            if not np.all((x == 0) | (x == 1)):
                 raise UnsupportedError(
                     "only spike inputs (0/1 per step) are supported on PyNN targets so far",
                     node=name,
                     target=TARGET,
                 )
-            arrays[name] = flat
-        return arrays
+            flat[name] = x
+        return flat, steps
 
     def close(self) -> None:
         """End the simulation (``sim.end()``)."""

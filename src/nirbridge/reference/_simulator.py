@@ -269,58 +269,80 @@ class ReferenceSimulator:
     def _check_inputs(
         self, inputs: Mapping[str, np.ndarray], steps: int | None, batched: bool
     ) -> tuple[dict[str, np.ndarray], int, int]:
-        unknown = sorted(set(inputs) - set(self.inputs))
-        if unknown:
+        return check_inputs(
+            inputs, {n: self.shapes[n] for n in self.inputs}, steps, batched=batched
+        )
+
+
+def check_inputs(
+    inputs: Mapping[str, np.ndarray],
+    shapes: Mapping[str, tuple[int, ...]],
+    steps: int | None = None,
+    *,
+    batched: bool = False,
+) -> tuple[dict[str, np.ndarray], int, int]:
+    """Check inputs against the Input nodes (name -> shape) in the IN contract.
+
+    Returns:
+        Per Input, a float64 array ``(steps, batch, *shape)`` (padded with zeros or cut to
+        ``steps``), the number of steps and the batch size.
+
+    Raises:
+        SimulationInputError: inputs missing, unknown, of the wrong shape, length or batch, or not
+            finite.
+    """
+    names = list(shapes)
+    unknown = sorted(set(inputs) - set(names))
+    if unknown:
+        raise SimulationInputError(
+            f"inputs {unknown} name no Input node; the graph's Input nodes are {names}"
+        )
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise SimulationInputError(
+            f"no input given for Input node(s) {missing}: give an array of shape "
+            f"(steps, *shape) for each (shapes: "
+            f"{ {n: shapes[n] for n in missing} })"
+        )
+    arrays: dict[str, np.ndarray] = {}
+    lengths = set()
+    batches = set()
+    for name in names:
+        arr = np.asarray(inputs[name])
+        if arr.dtype.kind not in "biuf":
+            raise SimulationInputError(f"input {name!r}: expected numbers, got {arr.dtype}")
+        arr = arr.astype(np.float64)
+        shape = shapes[name]
+        lead = 2 if batched else 1
+        if arr.ndim != lead + len(shape) or tuple(arr.shape[lead:]) != shape:
+            layout = "(steps, batch, *shape)" if batched else "(steps, *shape)"
             raise SimulationInputError(
-                f"inputs {unknown} name no Input node; the graph's Input nodes are {self.inputs}"
+                f"input {name!r}: expected an array {layout} with shape {shape}, got {arr.shape}"
             )
-        missing = [n for n in self.inputs if n not in inputs]
-        if missing:
-            raise SimulationInputError(
-                f"no input given for Input node(s) {missing}: give an array of shape "
-                f"(steps, *shape) for each (shapes: "
-                f"{ {n: self.shapes[n] for n in missing} })"
-            )
-        arrays: dict[str, np.ndarray] = {}
-        lengths = set()
-        batches = set()
-        for name in self.inputs:
-            arr = np.asarray(inputs[name])
-            if arr.dtype.kind not in "biuf":
-                raise SimulationInputError(f"input {name!r}: expected numbers, got {arr.dtype}")
-            arr = arr.astype(np.float64)
-            shape = self.shapes[name]
-            lead = 2 if batched else 1
-            if arr.ndim != lead + len(shape) or tuple(arr.shape[lead:]) != shape:
-                layout = "(steps, batch, *shape)" if batched else "(steps, *shape)"
-                raise SimulationInputError(
-                    f"input {name!r}: expected an array {layout} with shape {shape}, got "
-                    f"{arr.shape}"
-                )
-            if not np.isfinite(arr).all():
-                raise SimulationInputError(f"input {name!r}: contains NaN or inf")
-            if not batched:
-                arr = arr[:, None]
-            lengths.add(arr.shape[0])
-            batches.add(arr.shape[1])
-            arrays[name] = arr
-        if len(lengths) > 1 or len(batches) > 1:
-            raise SimulationInputError(
-                f"inputs differ in length or batch size: "
-                f"{ {n: a.shape[:2] for n, a in arrays.items()} }"
-            )
-        length = lengths.pop() if lengths else 0
-        batch = batches.pop() if batches else 1
-        if steps is None:
-            steps = length
-        if steps < 0:
-            raise SimulationInputError(f"steps: expected >= 0, got {steps}")
-        for name, arr in arrays.items():
-            if steps > length:
-                pad = np.zeros((steps - length, *arr.shape[1:]))
-                arr = np.concatenate([arr, pad])
-            arrays[name] = arr[:steps]
-        return arrays, steps, batch
+        if not np.isfinite(arr).all():
+            raise SimulationInputError(f"input {name!r}: contains NaN or inf")
+        if not batched:
+            arr = arr[:, None]
+        lengths.add(arr.shape[0])
+        batches.add(arr.shape[1])
+        arrays[name] = arr
+    if len(lengths) > 1 or len(batches) > 1:
+        raise SimulationInputError(
+            f"inputs differ in length or batch size: "
+            f"{ {n: a.shape[:2] for n, a in arrays.items()} }"
+        )
+    length = lengths.pop() if lengths else 0
+    batch = batches.pop() if batches else 1
+    if steps is None:
+        steps = length
+    if steps < 0:
+        raise SimulationInputError(f"steps: expected >= 0, got {steps}")
+    for name, arr in arrays.items():
+        if steps > length:
+            pad = np.zeros((steps - length, *arr.shape[1:]))
+            arr = np.concatenate([arr, pad])
+        arrays[name] = arr[:steps]
+    return arrays, steps, batch
 
 
 def simulate(
