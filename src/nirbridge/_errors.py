@@ -152,6 +152,10 @@ class SimulationInputError(NirBridgeError):
     """Inputs given to a simulation do not match the graph's Input nodes."""
 
 
+class CheckpointError(NirBridgeError):
+    """A training checkpoint cannot be read, or belongs to another network, rule or seed."""
+
+
 class UnsupportedError(NirBridgeError):
     """A construct is valid NIR but not supported by the component asked to handle it."""
 

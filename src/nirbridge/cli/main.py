@@ -4,6 +4,7 @@ Subcommands:
     simulate   run a NIR graph on the reference simulator (IN.npz -> OUT.npz)
     inspect    show a NIR file's nodes, shapes, parameters, version, reset mode and metadata
     rule       check the learning rule stored in a NIR file (rule validate FILE.nir)
+    train      train a spiking network and write it with its learning rule as NIR
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Sequence
 from .. import __version__
 from .._errors import NirBridgeError
 from ._commands import cmd_inspect, cmd_rule, cmd_simulate
+from ._train import add_parser as add_train_parser
+from ._train import cmd_train
 
 _FILE_CONTRACT = """\
 file contract (every nirbridge command):
@@ -123,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a malformed or newer-schema rule, a rule naming edges or nodes the graph lacks).",
     )
     rv.add_argument("model", metavar="MODEL.nir", help="the NIR file")
+    add_train_parser(sub)
     return parser
 
 
@@ -136,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_inspect(args)
         if args.command == "rule":
             return cmd_rule(args)
+        if args.command == "train":
+            return cmd_train(args)
     except NirBridgeError as exc:
         print(f"nirbridge {args.command}: error: {exc}", file=sys.stderr)
         return 2

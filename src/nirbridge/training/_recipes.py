@@ -1,0 +1,125 @@
+"""Recipes: the network, encoding and rule that train each dataset with each algorithm.
+
+A recipe is plain data (sizes, kinds, time constants, loss, optimizer, epochs) plus the dataset
+it reads; ``nirbridge train`` runs one, and docs/training.md reports what each reached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ..learning import EventProp, LearningRule, Loss, Optimizer, Scope, Surrogate, SurrogateGradient
+from ._data import SpikeDataset
+from ._network import SpikingNetwork
+
+DATASETS = ("yinyang", "digits")
+ALGORITHMS = ("surrogate", "eventprop", "eprop")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Everything one training run needs besides the seed."""
+
+    dataset: str
+    algorithm: str
+    dt: float
+    steps: int
+    sizes: tuple[int, ...]
+    kinds: tuple[str, ...]
+    tau_mem: float
+    tau_syn: float | None
+    loss: Loss
+    optimizer: Optimizer
+    epochs: int
+    weight_std: tuple[float | None, ...] | None = None
+    weight_mean: tuple[float, ...] | None = None
+    surrogate: Surrogate | None = None
+    reset: str = "subtract"
+    bias: bool = False
+
+    def network(self, seed: int) -> SpikingNetwork:
+        return SpikingNetwork.build(
+            list(self.sizes),
+            list(self.kinds),
+            dt=self.dt,
+            tau_mem=self.tau_mem,
+            tau_syn=self.tau_syn,
+            reset=self.reset,
+            bias=self.bias,
+            weight_std=list(self.weight_std) if self.weight_std else None,
+            weight_mean=list(self.weight_mean) if self.weight_mean else 0.0,
+            seed=seed,
+        )
+
+    def rule(self, net: SpikingNetwork, *, epochs: int | None = None) -> LearningRule:
+        names = net.node_names()
+        plastic = [("input", names[0][0])] + [
+            (names[i - 1][1], names[i][0]) for i in range(1, len(names))
+        ]
+        scope = Scope(plastic_edges=tuple(plastic), readout=names[-1][1])
+        epochs = self.epochs if epochs is None else epochs
+        if self.algorithm == "surrogate":
+            return SurrogateGradient(
+                scope=scope,
+                surrogate=self.surrogate,
+                loss=self.loss,
+                optimizer=self.optimizer,
+                epochs=epochs,
+            )
+        if self.algorithm == "eventprop":
+            return EventProp(scope=scope, loss=self.loss, optimizer=self.optimizer, epochs=epochs)
+        raise ValueError(f"no recipe rule for algorithm {self.algorithm!r}")
+
+    def data(self, split: str, seed: int = 0) -> SpikeDataset:
+        return _LOADERS[self.dataset](self, split)
+
+
+def _digits(recipe: Recipe, split: str) -> SpikeDataset:
+    from .datasets.digits import digits
+
+    return digits(split, dt=recipe.dt, steps=recipe.steps)
+
+
+def _yinyang(recipe: Recipe, split: str) -> SpikeDataset:
+    from .datasets import yinyang_dataset
+
+    return yinyang_dataset(split, dt=recipe.dt, steps=recipe.steps)
+
+
+_LOADERS: dict[str, Callable[[Recipe, str], SpikeDataset]] = {
+    "digits": _digits,
+    "yinyang": _yinyang,
+}
+
+RECIPES: dict[tuple[str, str], Recipe] = {
+    ("digits", "surrogate"): Recipe(
+        dataset="digits",
+        algorithm="surrogate",
+        dt=1e-3,
+        steps=30,
+        sizes=(64, 128, 10),
+        kinds=("lif", "li"),
+        tau_mem=10e-3,
+        tau_syn=None,
+        loss=Loss(name="max_voltage"),
+        optimizer=Optimizer.adam(2e-3, batch_size=32),
+        epochs=20,
+        weight_std=(0.5, 0.3),
+        surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
+    ),
+}
+
+
+def recipe(dataset: str, algorithm: str, **overrides: Any) -> Recipe:
+    """The recipe for ``dataset`` and ``algorithm`` with fields replaced by ``overrides``."""
+    try:
+        base = RECIPES[(dataset, algorithm)]
+    except KeyError:
+        known = ", ".join(f"{d}/{a}" for d, a in RECIPES)
+        raise ValueError(f"no recipe for {dataset}/{algorithm} (known: {known})") from None
+    return dataclasses.replace(base, **overrides)
+
+
+__all__ = ["ALGORITHMS", "DATASETS", "RECIPES", "Recipe", "recipe"]
