@@ -9,6 +9,7 @@ live in :mod:`nirbridge.converters`.
 from . import learning
 from ._convert import from_nir, to_nir
 from ._errors import (
+    CheckpointError,
     EdgeError,
     FileFormatError,
     GraphError,
@@ -29,6 +30,7 @@ from .reference import ReferenceSimulator, SimulationResult, simulate
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckpointError",
     "EdgeError",
     "FileFormatError",
     "GraphError",
