@@ -26,7 +26,7 @@ SIMULATORS = {
     "neuron": "pyNN.neuron",
     "spinnaker": "pyNN.spiNNaker",
 }
-SUPPORTED = ("nest", "brian2", "neuron")
+SUPPORTED = ("nest", "brian2", "neuron", "spinnaker")
 
 _EPILOG = """\
 file contract: IN.npz holds one array per Input node, named after the node, shaped
@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="RASTER.png", help="plot the outputs to this image")
     p.add_argument("--threads", type=int, default=1, help="simulator threads (default 1)")
     p.add_argument(
+        "--map-only",
+        action="store_true",
+        help="spinnaker (implied there): map onto a virtual SpiNNaker board and report cores, "
+        "placements and fixed-point errors instead of running",
+    )
+    p.add_argument(
         "--emit-script", metavar="OUT.py", help="write a standalone PyNN script (not available yet)"
     )
     return p
@@ -120,6 +126,8 @@ def _run(args: argparse.Namespace) -> int:
             target="pynn",
         )
     graph = read(args.model, reset=args.reset)
+    if args.map_only or args.simulator == "spinnaker":
+        return _map_only(args, graph)
     from nirbridge.converters.pynn import to_pynn
 
     try:
@@ -180,6 +188,27 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"  plot -> {args.plot}")
     return 0
+
+
+def _map_only(args: argparse.Namespace, graph) -> int:
+    """sPyNNaker on a virtual board: the mapping report (nothing runs)."""
+    if args.simulator != "spinnaker":
+        raise UnsupportedError("--map-only maps onto SpiNNaker: use --simulator spinnaker")
+    from nirbridge.converters.pynn._spinnaker import map_on_spinnaker
+
+    inputs = load_inputs(args.input) if args.input else None
+    steps = args.steps or (next(iter(inputs.values())).shape[0] if inputs else 1000)
+    report = map_on_spinnaker(
+        graph,
+        dt=args.dt,
+        integrator=args.integrator,
+        reset=args.reset,
+        steps=steps,
+        approximate=args.approximate,
+        inputs=inputs,
+    )
+    print(report.summary())
+    return 0 if report.fits else 1
 
 
 if __name__ == "__main__":
