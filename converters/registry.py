@@ -100,9 +100,12 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "pynn-spinnaker",
         "simulator",
-        "NIR -> sPyNNaker (virtual board)",
-        status="planned",
-        note="issue #3",
+        "NIR -> sPyNNaker on a virtual board: mapping and fit only",
+        target="nirbridge.converters.pynn._spinnaker:SpinnakerConverter",
+        extra="spinnaker",
+        note="issue #3 in progress: maps and reports cores, placements, fixed-point errors; "
+        "nothing runs (no board), so spike agreement is unmeasured; zero reset, euler CubaLIF, "
+        "no IF/I",
     ),
     Entry(
         "xylo",

@@ -25,6 +25,7 @@ BACKENDS = {
     "nest": "pyNN.nest",
     "brian2": "pyNN.brian2",
     "neuron": "pyNN.neuron",
+    "spinnaker": "pyNN.spiNNaker",
 }
 
 

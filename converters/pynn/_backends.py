@@ -17,7 +17,8 @@ import numpy as np
 from nirbridge._errors import UnsupportedError
 
 from ._cells import CELL_MAPS, CellMap
-from ._standard_cells import BRIAN2_CELL_MAPS, NEURON_CELL_MAPS
+from ._spinnaker_board import VirtualBoard
+from ._standard_cells import BRIAN2_CELL_MAPS, NEURON_CELL_MAPS, SPINNAKER_CELL_MAPS
 
 TARGET = "pynn"
 
@@ -56,6 +57,14 @@ class Backend:
             the signed weight to the same variable either way (``v``, or the synaptic current
             whose excitatory and inhibitory time constants the tables set equal), so there one
             projection carries both signs: half the Brian2 objects to generate code for.
+        workspace: Makes a context manager the network holds from its first build to
+            ``close`` (e.g. sPyNNaker's temporary configuration); its ``setup_scope()`` is
+            entered around each ``sim.setup``. None: nothing.
+        executes: ``run`` simulates; False where the backend only maps (a virtual board).
+        current_offset: The simulator delivers a ``StepCurrentSource`` amplitude set at time
+            ``(t + start + current_offset) * h`` to the membrane in the step that stands for
+            reference step t of a population at depth 0; None where analog inputs are not
+            supported (see ``docs/pynn.md``).
     """
 
     name: str
@@ -74,6 +83,9 @@ class Backend:
     connect: Callable[..., Any] | None = None
     set_spike_times: Callable[[types.ModuleType, Any, list[np.ndarray]], None] | None = None
     split_signs: bool = True
+    workspace: Callable[[], Any] | None = None
+    executes: bool = True
+    current_offset: int | None = None
 
     def cell_model(self, sim: types.ModuleType, cells: CellMap) -> Any:
         if self.native:
@@ -226,12 +238,66 @@ NEURON = Backend(
     set_spike_times=_set_times_pynn,
 )
 
-BACKENDS = {"nest": NEST, "brian2": BRIAN2, "neuron": NEURON}
+
+# -- SpiNNaker (sPyNNaker, virtual board: mapping only) -------------------------------------------
+def _spinnaker_connect(
+    sim: types.ModuleType,
+    pre: Any,
+    post: Any,
+    mask: np.ndarray,
+    weights: np.ndarray,
+    delay_steps: int,
+    h: float,
+    receptor: str,
+    label: str,
+) -> Any:
+    """A Projection from a ``(pre, post, weight, delay)`` list, which sPyNNaker turns into its
+    synaptic rows without a dense matrix (it takes the weights' magnitude; the receptor
+    carries the sign)."""
+    i, j = np.nonzero(mask)
+    rows = np.column_stack([i, j, weights[i, j], np.full(i.size, delay_steps * h)])
+    return sim.Projection(
+        pre,
+        post,
+        sim.FromListConnector(rows),
+        sim.StaticSynapse(),
+        receptor_type=receptor,
+        label=label,
+    )
+
+
+def _set_times_lists(sim: types.ModuleType, population: Any, times: list[np.ndarray]) -> None:
+    population.set(spike_times=[t.tolist() for t in times])
+
+
+#: Timing read from sPyNNaker's sources (``_standard_cells``), not measured: a spike sent in
+#: step n with delay D enters the ring buffer of step n + D and acts in that step. No board runs
+#: here, so ``executes`` is False and ``map_on_spinnaker`` maps instead of running.
+SPINNAKER = Backend(
+    name="spinnaker",
+    cells=SPINNAKER_CELL_MAPS,
+    native=False,
+    weight_scale=1.0,
+    start_steps=1,
+    delay_offset=0,
+    prestart_offset=-1,
+    voltage_offset=0,
+    synaptic_lag={"delta": 0, "exp": 0},
+    setup=lambda threads: {},
+    connect=_spinnaker_connect,
+    set_spike_times=_set_times_lists,
+    workspace=VirtualBoard,
+    executes=False,
+)
+
+BACKENDS = {"nest": NEST, "brian2": BRIAN2, "neuron": NEURON, "spinnaker": SPINNAKER}
 
 
 def backend_for(sim: types.ModuleType | str) -> Backend:
-    """The backend row of a PyNN module (``pyNN.nest``) or simulator name."""
+    """The backend row of a PyNN module (``pyNN.nest``, ``pyNN.spiNNaker``) or simulator
+    name."""
     name = sim if isinstance(sim, str) else sim.__name__.rsplit(".", 1)[-1]
+    name = name.lower()
     found = BACKENDS.get(name)
     if found is None:
         raise UnsupportedError(

@@ -313,15 +313,21 @@ def cell_map(
     found = table.get(key)
     if found is None:
         hint = ""
-        if key == ("CubaLIF", "subtract"):
+        if key == ("CubaLIF", "subtract") and simulator == "nest":
             hint = (
                 ": NEST has no native current-based neuron with exponential synapses that resets "
                 "by subtraction; run with reset='zero' or use the reference simulator"
             )
+        elif simulator == "spinnaker" and nir_type in ("IF", "I"):
+            hint = (
+                ": SpiNNaker's membrane multiplies its input by 1 - exp(-h/tau_m), which is 0 "
+                "without a leak; give the node a (long) tau as an LIF/LI instead"
+            )
         elif key[1] == "subtract":
             hint = (
                 f": PyNN's standard cell types (all {simulator} offers) reset to v_reset; run "
-                "with reset='zero' or use NEST"
+                "with reset='zero' or use "
+                + ("the reference simulator" if nir_type == "CubaLIF" else "NEST")
             )
         kind = "native NEST model" if simulator == "nest" else f"{simulator} cell type"
         raise UnsupportedError(

@@ -18,7 +18,7 @@ from nirbridge.graph import (
     validate,
 )
 
-from ._backends import backend_for
+from ._backends import Backend, backend_for
 from ._cells import cell_map
 from ._network import PyNNNetwork
 from ._plan import plan_network
@@ -39,14 +39,16 @@ def to_pynn(
     threads: int = 1,
     progress: bool = False,
     setup: bool = True,
+    backend: Backend | None = None,
 ) -> PyNNNetwork:
     """Build ``graph`` on the PyNN backend ``sim`` so that it computes what the reference does.
 
     Args:
         graph: The NIR graph.
         sim: The PyNN backend module: ``pyNN.nest`` (native models), ``pyNN.brian2``
-            (standard cell types, zero reset only, spike-exact) or ``pyNN.neuron`` (standard
-            cell types, zero reset only, approximate: see docs/pynn.md).
+            (standard cell types, spike-exact), ``pyNN.neuron`` (standard cell types, zero
+            reset only, approximate) or ``pyNN.spiNNaker`` (a virtual board: the network is
+            mapped, not run; see :func:`map_on_spinnaker`). See docs/pynn.md.
         dt: Reference time step in seconds (default: the graph's metadata).
         integrator: "euler" (default) or "exact".
         reset: "auto", "subtract" or "zero".
@@ -56,6 +58,8 @@ def to_pynn(
         progress: Show progress while building.
         setup: Call ``sim.setup`` here (one-step resolution and minimum delay, on-grid spikes);
             pass False if you called it yourself with ``timestep=h, min_delay=h``.
+        backend: The simulator's row (default: the one of ``sim``, see ``_backends``); pass a
+            variant, e.g. another SpiNNaker board.
 
     Returns:
         A :class:`PyNNNetwork`; use it as a context manager to ``sim.end()`` on exit.
@@ -67,7 +71,7 @@ def to_pynn(
         raise UnsupportedError(f"unknown integrator {integrator!r}", target="pynn")
     mode = reset_mode(graph, reset)
     validate(graph, reset=mode)
-    backend = backend_for(sim)
+    backend = backend or backend_for(sim)
 
     flat = inline_subgraphs(graph)
     for name, node in flat.nodes.items():

@@ -72,13 +72,23 @@ class PyNNNetwork:
         self.populations: dict[str, Any] = {}
         self.projections: dict[str, list[Any]] = {}
         self._progress = progress
-        self._build(progress)
+        self._resources = contextlib.ExitStack()
+        self._workspace = None
+        if backend.workspace is not None:
+            self._workspace = self._resources.enter_context(backend.workspace())
+        try:
+            self._build(progress)
+        except BaseException:
+            self._resources.close()
+            raise
 
     # -- construction -------------------------------------------------------------------------
     def _build(self, progress: bool) -> None:
         sim = self.sim
         if self._setup is not None:
-            sim.setup(**self._setup)
+            scope = self._workspace.setup_scope() if self._workspace else contextlib.nullcontext()
+            with scope:
+                sim.setup(**self._setup)
         self.backend.prepare(sim, self.h)
         self._gains: dict[str, np.ndarray] = {}
         pops = list(self.plan.populations.values())
@@ -246,6 +256,12 @@ class PyNNNetwork:
         """Run on ``inputs`` (Input name -> ``(steps, *shape)``, spikes as 0/1); return each
         Output's activity ``(steps, *shape)`` in reference timing (spikes 0/1, or voltages)."""
         arrays, steps = self._check_inputs(inputs, steps)
+        if not self.backend.executes:
+            raise UnsupportedError(
+                f"the {self.backend.name} backend maps the network but cannot run it here (a "
+                "virtual board); use map_on_spinnaker for the mapping report",
+                target=TARGET,
+            )
         if self._runs:
             # NEST cannot reset a network's state through PyNN: build it afresh.
             if self._setup is None:
@@ -314,8 +330,11 @@ class PyNNNetwork:
         return flat, steps
 
     def close(self) -> None:
-        """End the simulation (``sim.end()``)."""
-        self.sim.end()
+        """End the simulation (``sim.end()``) and release the backend's workspace."""
+        try:
+            self.sim.end()
+        finally:
+            self._resources.close()
 
     def __enter__(self) -> PyNNNetwork:
         return self

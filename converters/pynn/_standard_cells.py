@@ -206,3 +206,107 @@ NEURON_CELL_MAPS: dict[tuple[str, str], CellMap] = {
     ("CubaLIF", "zero"): _neuron_exp("CubaLIF", (_THRESHOLD, _RESET), {}, True),
     ("CubaLI", "-"): _neuron_exp("CubaLI", (), _QUIET, False),
 }
+
+
+# -- SpiNNaker (sPyNNaker 7.4) ---------------------------------------------------------------
+# From sPyNNaker's C sources (neuron_impl_standard.h, neuron_model_lif_impl.h, the exponential
+# synapse shaping); there is no board here, so this timing is read, not measured. Each step:
+# this step's synaptic input is added to the synaptic state, the membrane takes the closed form
+# ``v <- d*v + (1 - d)*(R*I + v_rest)`` with ``d = exp(-h/tau_m)``, ``R = tau_m/cm`` and ``I``
+# the input current held over the step, the threshold is tested (``v >= v_thresh``), a spike
+# resets to ``v_reset``, and the synaptic state decays: ``I = 0`` for delta synapses; for
+# exponential ones ``i <- d_s*i`` with a spike adding ``init*w``, ``init = (tau_s/h)*(1 - d_s)``.
+# So an input changes the membrane in the step it arrives in (no synaptic lag) by
+# ``(1 - d)*R*w``: a current, not a voltage jump. A membrane without leak (IF, I) has ``d = 1``
+# and ignores its input; those types have no SpiNNaker row. The exponential synapse holds its
+# current constant over the step, which is the euler CubaLIF recursion, not the exact one.
+
+#: Threshold standing for "none" on SpiNNaker (mV): below the s16.15 range of 65536.
+SPINNAKER_NO_THRESHOLD = 32767.0
+
+
+def _spinnaker_tau_m(params: Params, ctx: Ctx, field: str = "tau"):
+    from ._cells import decay_to_tau
+
+    return decay_to_tau(_decay(params[field], ctx, field), ctx.h)
+
+
+def _per_current(params: Params, ctx: Ctx, field: str = "tau"):
+    """Membrane change per nA held over one step: ``(1 - d)*R`` (cm = 1 nF)."""
+    return (1.0 - _decay(params[field], ctx, field)) * _spinnaker_tau_m(params, ctx, field)
+
+
+def _gain_delta_spinnaker(params: Params, ctx: Ctx):
+    return _gain_delta(params, ctx) / _per_current(params, ctx)
+
+
+def _leak_drive_spinnaker(params: Params, ctx: Ctx):
+    return _leak_drive(params, ctx) / _per_current(params, ctx)
+
+
+def _gain_exp_spinnaker(params: Params, ctx: Ctx):
+    """Synaptic weight (nA) per unit input for CubaLIF/CubaLI: the native current is the
+    reference's ``i`` times ``k = a*r/((1 - d)*R)``, and a spike adds ``init*w`` to it where the
+    reference adds ``a_syn*w_in``: ``w = k*a_syn*w_in/init``."""
+    import numpy as np
+
+    from nirbridge._errors import UnsupportedError
+
+    if ctx.integrator == "exact":
+        raise UnsupportedError(
+            "SpiNNaker's exponential synapse holds its current constant over a step (the "
+            "euler recursion); the exact CubaLIF integrator has no SpiNNaker form",
+            node=ctx.node,
+            target="pynn",
+        )
+    a = ctx.dt / params["tau_mem"]
+    a_s = ctx.dt / params["tau_syn"]
+    w_in = params.get("w_in", np.ones_like(params["r"]))
+    k = a * params["r"] / _per_current(params, ctx, "tau_mem")
+    tau_s = _spinnaker_tau_m(params, ctx, "tau_syn")
+    init = (tau_s / ctx.h) * (1.0 - _decay(params["tau_syn"], ctx, "tau_syn"))
+    return k * a_s * w_in / init
+
+
+def _spinnaker_delta(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool):
+    return CellMap(
+        nir_type,
+        "IF_curr_delta",
+        (_tau_row("tau", "tau_m"), *rows),
+        {**_BASE, "v_rest": 0.0, **constants},
+        "delta",
+        spiking,
+        _gain_delta_spinnaker,
+        _leak_drive_spinnaker,
+        **_NAMES,
+    )
+
+
+def _spinnaker_exp(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool):
+    return CellMap(
+        nir_type,
+        "IF_curr_exp",
+        (
+            _tau_row("tau_syn", "tau_syn_E"),
+            _tau_row("tau_syn", "tau_syn_I"),
+            _tau_row("tau_mem", "tau_m"),
+            _REST,
+            *rows,
+        ),
+        {**_BASE, **constants},
+        "exp",
+        spiking,
+        _gain_exp_spinnaker,
+        **_NAMES,
+    )
+
+
+_SPINNAKER_QUIET = {"v_thresh": SPINNAKER_NO_THRESHOLD, "v_reset": 0.0}
+
+#: SpiNNaker: (NIR type, reset) -> standard cell map (no IF, I: see above).
+SPINNAKER_CELL_MAPS: dict[tuple[str, str], CellMap] = {
+    ("LIF", "zero"): _spinnaker_delta("LIF", (_THRESHOLD, _RESET), {}, True),
+    ("LI", "-"): _spinnaker_delta("LI", (), _SPINNAKER_QUIET, False),
+    ("CubaLIF", "zero"): _spinnaker_exp("CubaLIF", (_THRESHOLD, _RESET), {}, True),
+    ("CubaLI", "-"): _spinnaker_exp("CubaLI", (), _SPINNAKER_QUIET, False),
+}
