@@ -51,9 +51,15 @@ BLOCK = 32
 
 def forward_step(
     I: torch.Tensor,
+    z_prev: Optional[torch.Tensor],  # noqa: UP045
+    rec_t: Optional[torch.Tensor],  # noqa: UP045
+    o: torch.Tensor,
+    th: Optional[torch.Tensor],  # noqa: UP045
+    v_after: Optional[torch.Tensor],  # noqa: UP045
     v: torch.Tensor,
     i: torch.Tensor,
     a: torch.Tensor,
+    v_reset_t: torch.Tensor,
     cuba: bool,
     spiking: bool,
     alif: bool,
@@ -61,49 +67,52 @@ def forward_step(
     beta_mem: float,
     beta_syn: float,
     threshold: float,
-    v_reset: float,
     adapt_beta: float,
     adapt_rho: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One step from the summed input ``I``: ``(out, u, th, v, i, a)``.
-
-    ``out`` is the spike (spiking kinds) or ``v'`` (li, cubali); ``u`` and ``th`` are what the
-    backward needs (equal to ``v'`` where a kind has no use for them).
-    """
+) -> None:
+    """One step, in place: ``I`` (this step's projected input) becomes ``u``; ``o`` gets the
+    spike (or ``v'`` for li/cubali), ``th`` the threshold (alif), ``v_after`` the voltage after
+    reset (where asked); the state ``v``, ``i``, ``a`` advances. ``z_prev @ rec_t`` is the
+    recurrent input (``rec_t = W_rec.T``), ``v_reset_t`` the reset voltage as a 0-d tensor."""
+    if rec_t is not None and z_prev is not None:
+        I.addmm_(z_prev, rec_t)
     if cuba:
-        i = i * beta_syn + I
-        drive = i
+        i.mul_(beta_syn).add_(I)
+        v.mul_(beta_mem).add_(i)
     else:
-        drive = I
-    vp = v * beta_mem + drive
+        v.mul_(beta_mem).add_(I)
     if not spiking:
-        return vp, vp, vp, vp, i, a
-    if alif:
-        th = a * adapt_beta + threshold
-        u = vp - th
+        o.copy_(v)
+        return
+    if alif and th is not None:
+        torch.mul(a, adapt_beta, out=th).add_(threshold)
+        torch.sub(v, th, out=I)
     else:
-        th = vp
-        u = vp - threshold
-    z = (u > 0.0).to(u.dtype)
-    if alif:
-        a = a * adapt_rho + z
-        v = vp - z * th
+        torch.sub(v, threshold, out=I)
+    torch.gt(I, 0.0, out=o)
+    if alif and th is not None:
+        a.mul_(adapt_rho).add_(o)
+        v.addcmul_(o, th, value=-1.0)
     elif zero_reset:
-        v = vp * (1.0 - z) + z * v_reset
+        v.lerp_(v_reset_t, o)  # exactly v_reset where o = 1, v' where o = 0
     else:
-        v = vp - z * threshold
-    return z, u, th, v, i, a
+        v.sub_(o, alpha=threshold)
+    if v_after is not None:
+        v_after.copy_(v)
 
 
 def backward_step(
+    G: torch.Tensor,
+    s: torch.Tensor,
+    z: torch.Tensor,
+    th: Optional[torch.Tensor],  # noqa: UP045
+    g_out: torch.Tensor,
+    g_v: Optional[torch.Tensor],  # noqa: UP045
+    rec: Optional[torch.Tensor],  # noqa: UP045
     gv: torch.Tensor,
     gz: torch.Tensor,
     gi: torch.Tensor,
     ga: torch.Tensor,
-    s: torch.Tensor,
-    u: torch.Tensor,
-    z: torch.Tensor,
-    th: torch.Tensor,
     cuba: bool,
     spiking: bool,
     alif: bool,
@@ -115,38 +124,45 @@ def backward_step(
     v_reset: float,
     adapt_beta: float,
     adapt_rho: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One step back: ``(gI, gv, gi, ga)``, the last three carried to the step before.
-
-    ``gv`` is dL/dv[t] (all of it), ``gz`` dL/dz[t] from the output and the recurrence, ``gi``
-    and ``ga`` what step t+1 passed back for i[t] and a[t]; ``s``, ``u``, ``z``, ``th`` are this
-    step's surrogate derivative, ``v' - th``, spike and threshold (``th`` alif only).
-    """
+) -> None:
+    """One step back, in place. On entry ``G`` holds ``u[t]`` (spiking kinds), ``gv`` dL/dv[t]
+    carried from step t+1, ``gz`` dL/dz[t] through the recurrence, ``gi`` and ``ga`` what step
+    t+1 passed back for i[t] and a[t]. On exit ``G`` holds ``gI[t]``, and ``gv``, ``gz``,
+    ``gi``, ``ga`` what step t-1 needs (``gz = gI[t] @ rec``, with ``rec = W_rec``).
+    ``s``, ``z``, ``th`` are this step's surrogate derivative, spike and threshold (alif)."""
+    if g_v is not None:
+        gv.add_(g_v)
     if spiking:
+        gz.add_(g_out)
         if alif:
-            gz = gz + ga
+            gz.add_(ga)
         if not detach_reset:
-            if zero_reset:
-                gz = gz + gv * (v_reset - threshold - u)
-            elif alif:
-                gz = gz - gv * th
+            if zero_reset:  # dv/dz = v_reset - v' = v_reset - threshold - u
+                gz.addcmul_(gv, torch.sub(v_reset - threshold, G))
+            elif alif and th is not None:
+                gz.addcmul_(gv, th, value=-1.0)
             else:
-                gz = gz - gv * threshold
-        sg = s * gz
+                gz.add_(gv, alpha=-threshold)
+        gz.mul_(s)  # s * dL/dz: what reaches v' through the spike
+        if alif:  # gth = -(s * gz) - z * gv
+            ga.mul_(adapt_rho).add_(gz, alpha=-adapt_beta).addcmul_(z, gv, value=-adapt_beta)
         if zero_reset:
-            gvp = gv - gv * z + sg
-        else:
-            gvp = gv + sg
-        if alif:
-            ga = ga * adapt_rho - (sg + z * gv) * adapt_beta
+            gv.addcmul_(gv, z, value=-1.0)
+        gv.add_(gz)
     else:
-        gvp = gv
+        gv.add_(g_out)
+    # gv now holds gv' = dL/dv'[t]
     if cuba:
-        gI = gvp + gi
-        gi = gI * beta_syn
+        gi.add_(gv)
+        G.copy_(gi)
+        gi.mul_(beta_syn)
     else:
-        gI = gvp
-    return gI, gvp * beta_mem, gi, ga
+        G.copy_(gv)
+    gv.mul_(beta_mem)
+    if rec is not None:
+        torch.mm(G, rec, out=gz)
+    elif spiking:
+        gz.zero_()
 
 
 def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
@@ -169,21 +185,34 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
         adapt_beta: float,
         adapt_rho: float,
     ) -> None:
-        """Fill ``out`` (spikes, or v for li/cubali) and, for spiking kinds, write ``u`` over
-        ``P`` (and ``th`` into ``TH``, the voltage after reset into ``V`` where given).
-        ``rec_t`` is ``W_rec.T``."""
+        """Fill ``out`` (spikes, or v for li/cubali, where ``out`` may be ``P``), write ``u``
+        over ``P`` (spiking kinds), ``th`` into ``TH`` (alif) and the voltage after reset
+        into ``V`` where given. ``rec_t`` is ``W_rec.T``."""
         v = torch.zeros_like(P[0])
         i = torch.zeros_like(v)
         a = torch.zeros_like(v)
+        v_reset_t = torch.full((), v_reset, dtype=v.dtype)
         for t in range(P.shape[0]):
-            I = P[t]
-            if rec_t is not None and t > 0:
-                I = torch.addmm(I, out[t - 1], rec_t)
-            o, u, th, v, i, a = fstep(
-                I,
+            z_prev: Optional[torch.Tensor] = None  # noqa: UP045
+            if t > 0:
+                z_prev = out[t - 1]
+            th: Optional[torch.Tensor] = None  # noqa: UP045
+            if TH is not None:
+                th = TH[t]
+            v_after: Optional[torch.Tensor] = None  # noqa: UP045
+            if V is not None:
+                v_after = V[t]
+            fstep(
+                P[t],
+                z_prev,
+                rec_t,
+                out[t],
+                th,
+                v_after,
                 v,
                 i,
                 a,
+                v_reset_t,
                 cuba,
                 spiking,
                 alif,
@@ -191,17 +220,9 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
                 beta_mem,
                 beta_syn,
                 threshold,
-                v_reset,
                 adapt_beta,
                 adapt_rho,
             )
-            out[t] = o
-            if spiking:
-                P[t] = u
-            if TH is not None:
-                TH[t] = th
-            if V is not None:
-                V[t] = v
 
     def backward_loop(
         U: torch.Tensor,
@@ -232,41 +253,41 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
         steps = g_out.shape[0]
         G = U if spiking else torch.empty_like(g_out)
         gv = torch.zeros_like(g_out[0])
+        gz = torch.zeros_like(gv)
         gi = torch.zeros_like(gv)
         ga = torch.zeros_like(gv)
-        gz_rec = torch.zeros_like(gv)
-        zero = gv
         for end in range(steps, 0, -block):
             start = max(end - block, 0)
-            S = U
+            S = gv
             if spiking:
                 S = surrogate_derivative(U[start:end], code, p1, p2)
             for t in range(end - 1, start - 1, -1):
-                s = zero
-                z = zero
-                u = zero
-                th = zero
-                gz = gz_rec
+                s = gv
+                z = gv
                 if spiking:
                     s = S[t - start]
                     z = out[t]
-                    u = U[t]
-                    gz = g_out[t] + gz_rec
-                else:
-                    gv = gv + g_out[t]
-                if g_v is not None:
-                    gv = gv + g_v[t]
+                th: Optional[torch.Tensor] = None  # noqa: UP045
                 if TH is not None:
                     th = TH[t]
-                gI, gv, gi, ga = bstep(
+                g_v_t: Optional[torch.Tensor] = None  # noqa: UP045
+                if g_v is not None:
+                    g_v_t = g_v[t]
+                rec_t: Optional[torch.Tensor] = None  # noqa: UP045
+                if t > 0:
+                    rec_t = rec
+                bstep(
+                    G[t],
+                    s,
+                    z,
+                    th,
+                    g_out[t],
+                    g_v_t,
+                    rec_t,
                     gv,
                     gz,
                     gi,
                     ga,
-                    s,
-                    u,
-                    z,
-                    th,
                     cuba,
                     spiking,
                     alif,
@@ -279,9 +300,6 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
                     adapt_beta,
                     adapt_rho,
                 )
-                G[t] = gI
-                if rec is not None and t > 0:
-                    gz_rec = torch.mm(gI, rec)
         return G
 
     return forward_loop, backward_loop
