@@ -1,4 +1,5 @@
-"""NIR -> PyNN: run a NIR graph on NEST (default) and the other PyNN simulators.
+"""NIR <-> PyNN: run a NIR graph on NEST (default) and the other PyNN simulators, and read a
+PyNN network of the supported cell types back into NIR (:func:`from_pynn`).
 
 The PyNN backend module is passed in by the caller (``import pyNN.nest as sim``); nothing here
 imports a simulator at module level.
@@ -7,6 +8,7 @@ imports a simulator at module level.
 from ._backends import BACKENDS, Backend, backend_for
 from ._convert import SYNAPTIC_LAG, to_pynn
 from ._converter import Brian2Converter, NestConverter, NeuronConverter
+from ._export import from_pynn
 from ._network import PyNNNetwork
 from ._plan import NetworkPlan, OutputPlan, PopulationPlan, ProjectionPlan, plan_network
 
@@ -15,6 +17,7 @@ __all__ = [
     "Backend",
     "Brian2Converter",
     "backend_for",
+    "from_pynn",
     "NestConverter",
     "NetworkPlan",
     "NeuronConverter",

@@ -1,4 +1,5 @@
-"""The PyNN targets (NEST, Brian2, NEURON) behind the converter protocol."""
+"""The PyNN targets (NEST, Brian2, NEURON) behind the converter protocol: ``from_nir`` is
+:func:`to_pynn`, ``to_nir`` is :func:`from_pynn`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from nirbridge._errors import GraphError, NirBridgeError, UnsupportedError
 from nirbridge.graph import SUPPORTED_TYPES
 
 from ._convert import to_pynn
+from ._export import from_pynn, simulator_of
 
 #: Node types the PyNN converter maps (Delay and Threshold have no event-driven form yet).
 NODE_TYPES = frozenset(SUPPORTED_TYPES) - {"Delay", "Threshold"}
@@ -64,9 +66,15 @@ class NestConverter:
         return to_pynn(graph, self._sim(), **options)
 
     def to_nir(self, obj: Any, **options: Any) -> nir.NIRGraph:
-        raise UnsupportedError(
-            "export from PyNN (from_pynn) is not implemented yet", target=self.name
-        )
+        """The NIR graph of a PyNN network on this simulator (see :func:`from_pynn`)."""
+        simulator = simulator_of(obj)
+        if simulator != self.simulator:
+            raise UnsupportedError(
+                f"the network runs on {simulator}, not {self.simulator}: export it with "
+                f"target 'pynn-{simulator}'",
+                target=self.name,
+            )
+        return from_pynn(obj, **options)
 
 
 class Brian2Converter(NestConverter):
