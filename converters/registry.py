@@ -85,8 +85,8 @@ ENTRIES: tuple[Entry, ...] = (
         "NIR -> PyNN on Brian2 (standard cell types)",
         target="nirbridge.converters.pynn:Brian2Converter",
         extra="brian2",
-        note="issue #3 in progress: zero reset only; LIF/IF and CubaLIF (recurrence included) "
-        "spike-exact",
+        note="issue #3 in progress: both resets (subtract by a Brian2 reset statement); LIF/IF "
+        "and CubaLIF (recurrence included) spike-exact",
     ),
     Entry(
         "pynn-neuron",

@@ -8,6 +8,7 @@ cases of its own. The timing fields were measured on each simulator (``docs/pynn
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,12 @@ from nirbridge._errors import UnsupportedError
 
 from ._cells import CELL_MAPS, CellMap
 from ._spinnaker_board import VirtualBoard
-from ._standard_cells import BRIAN2_CELL_MAPS, NEURON_CELL_MAPS, SPINNAKER_CELL_MAPS
+from ._standard_cells import (
+    BRIAN2_CELL_MAPS,
+    BRIAN2_SUBTRACT,
+    NEURON_CELL_MAPS,
+    SPINNAKER_CELL_MAPS,
+)
 
 TARGET = "pynn"
 
@@ -61,6 +67,8 @@ class Backend:
             ``close`` (e.g. sPyNNaker's temporary configuration); its ``setup_scope()`` is
             entered around each ``sim.setup``. None: nothing.
         executes: ``run`` simulates; False where the backend only maps (a virtual board).
+        custom_cells: Cell type names of the tables that are not the module's own, each with
+            the function that makes the type from the module.
         current_offset: The simulator delivers a ``StepCurrentSource`` amplitude set at time
             ``(t + start + current_offset) * h`` to the membrane in the step that stands for
             reference step t of a population at depth 0; None where analog inputs are not
@@ -86,12 +94,17 @@ class Backend:
     workspace: Callable[[], Any] | None = None
     executes: bool = True
     current_offset: int | None = None
+    custom_cells: dict[str, Callable[[types.ModuleType], Any]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def cell_model(self, sim: types.ModuleType, cells: CellMap) -> Any:
         if self.native:
             from ._network import _native_type
 
             return _native_type(sim, cells.model)
+        if cells.model in self.custom_cells:
+            return self.custom_cells[cells.model](sim)
         return getattr(sim, cells.model)
 
     def lag(self, kind: str) -> int:
@@ -146,6 +159,26 @@ def _brian2_population(population: Any) -> None:
     group = population.brian2_group
     group._refractory = False
     group.thresholder["spike"].template_kwds["_uses_refractory"] = False
+
+
+@functools.cache
+def brian2_subtract_type(sim: types.ModuleType, name: str) -> Any:
+    """PyNN's Brian2 standard type ``BRIAN2_SUBTRACT[name]`` whose reset subtracts the threshold.
+
+    PyNN's Brian2 cell types name their equations and a Brian2 group class
+    (``brian2_model``) that adds the threshold ``v > v_thresh`` and the reset ``v = v_reset``;
+    this type keeps the equations, parameters and translations and swaps the group for one
+    that resets by ``v = v - v_thresh``."""
+    from pyNN.brian2.cells import BaseNeuronGroup
+
+    class SubtractNeuronGroup(BaseNeuronGroup):  # type: ignore[misc]
+        def __init__(self, n: int, equations: str, **parameters: Any) -> None:
+            equations += """v_thresh : volt (constant)
+                            v_reset  : volt (constant)"""
+            super().__init__(n, equations, "v > v_thresh", reset="v = v - v_thresh", **parameters)
+
+    base = getattr(sim, BRIAN2_SUBTRACT[name])
+    return type(name, (base,), {"brian2_model": SubtractNeuronGroup})
 
 
 def _brian2_connect(
@@ -213,6 +246,7 @@ BRIAN2 = Backend(
     connect=_brian2_connect,
     set_spike_times=_brian2_set_times,
     split_signs=False,
+    custom_cells={n: functools.partial(brian2_subtract_type, name=n) for n in BRIAN2_SUBTRACT},
 )
 
 

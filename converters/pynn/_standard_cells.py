@@ -6,8 +6,10 @@ is one mV), ``i_offset`` in nA; weights in mV (``IF_curr_delta``) or nA (``IF_cu
 NEST, one simulator step of ``h`` ms stands for one reference step ``dt``: the time constants are
 chosen so that the per-step decay of Brian2's exact integration equals the reference's.
 
-Standard cells reset to ``v_reset`` (the zero reset); there is no standard cell that subtracts the
-threshold, so the subtract reset has no row and is refused by node name.
+Standard cells reset to ``v_reset`` (the zero reset). On Brian2 the subtract reset runs on the same
+standard types with PyNN's reset statement replaced by ``v = v - v_thresh`` (cell types defined by
+equations, see ``_backends``); NEURON and SpiNNaker have no subtracting standard cell, so there the
+subtract reset has no row and is refused by node name.
 
 Brian2 timing (measured, see ``docs/pynn.md``): the network runs its synapses first in each step
 (the converter sets that schedule), so a spike that arrives jumps the voltage *before* the step's
@@ -54,11 +56,17 @@ def _leak_drive_first(params: Params, ctx: Ctx):
     return _leak_drive(params, ctx) / _step_decay(params, ctx)
 
 
-def _delta(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool) -> CellMap:
+def _delta(
+    nir_type: str,
+    rows: tuple[Row, ...],
+    constants: dict,
+    spiking: bool,
+    model: str = "IF_curr_delta",
+) -> CellMap:
     leaky = nir_type in ("LIF", "LI")
     return CellMap(
         nir_type,
-        "IF_curr_delta",
+        model,
         ((_tau_row("tau", "tau_m"),) if leaky else ()) + rows,
         {**_BASE, "v_rest": 0.0, **({} if leaky else {"tau_m": NO_LEAK_TAU}), **constants},
         "delta",
@@ -69,10 +77,16 @@ def _delta(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool)
     )
 
 
-def _exp(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool) -> CellMap:
+def _exp(
+    nir_type: str,
+    rows: tuple[Row, ...],
+    constants: dict,
+    spiking: bool,
+    model: str = "IF_curr_exp",
+) -> CellMap:
     return CellMap(
         nir_type,
-        "IF_curr_exp",
+        model,
         (
             _tau_row("tau_syn", "tau_syn_E"),
             _tau_row("tau_syn", "tau_syn_I"),
@@ -90,13 +104,26 @@ def _exp(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool) -
 
 _QUIET = {"v_thresh": _NO_THRESHOLD, "v_reset": 0.0}
 
+#: Brian2 cell types that subtract the threshold on a spike (``v -= v_thresh``): PyNN's standard
+#: types with another reset statement (``_backends.brian2_subtract_type``). ``v_reset`` is
+#: unused there and set to 0.
+BRIAN2_SUBTRACT = {"IF_curr_delta_subtract": "IF_curr_delta", "IF_curr_exp_subtract": "IF_curr_exp"}
+_UNUSED_RESET = {"v_reset": 0.0}
+
 #: Brian2: (NIR type, reset) -> standard cell map. Reset "-" for non-spiking types.
 BRIAN2_CELL_MAPS: dict[tuple[str, str], CellMap] = {
     ("LIF", "zero"): _delta("LIF", (_THRESHOLD, _RESET), {}, True),
     ("IF", "zero"): _delta("IF", (_THRESHOLD, _RESET), {}, True),
+    ("LIF", "subtract"): _delta(
+        "LIF", (_THRESHOLD,), _UNUSED_RESET, True, "IF_curr_delta_subtract"
+    ),
+    ("IF", "subtract"): _delta("IF", (_THRESHOLD,), _UNUSED_RESET, True, "IF_curr_delta_subtract"),
     ("LI", "-"): _delta("LI", (), _QUIET, False),
     ("I", "-"): _delta("I", (), _QUIET, False),
     ("CubaLIF", "zero"): _exp("CubaLIF", (_THRESHOLD, _RESET), {}, True),
+    ("CubaLIF", "subtract"): _exp(
+        "CubaLIF", (_THRESHOLD,), _UNUSED_RESET, True, "IF_curr_exp_subtract"
+    ),
     ("CubaLI", "-"): _exp("CubaLI", (), _QUIET, False),
 }
 

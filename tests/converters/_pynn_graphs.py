@@ -66,17 +66,22 @@ def merge(graphs: list[nir.NIRGraph]) -> nir.NIRGraph:
 
 
 def run_batch(
-    sim, cases: list[Case], *, dt: float = 1e-3, integrator: str = "euler"
+    sim,
+    cases: list[Case],
+    *,
+    dt: float = 1e-3,
+    integrator: str = "euler",
+    reset: str = "zero",
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(reference output, simulator output) per case, all cases in one simulation."""
     graph = merge([c.graph for c in cases])
     inputs = {f"g{k}_input": c.x for k, c in enumerate(cases)}
-    with to_pynn(graph, sim, dt=dt, reset="zero", integrator=integrator) as net:
+    with to_pynn(graph, sim, dt=dt, reset=reset, integrator=integrator) as net:
         out = net.run(inputs)
     pairs = []
     for k, case in enumerate(cases):
         ref = nirbridge.simulate(
-            case.graph, {"input": case.x}, dt=dt, reset="zero", integrator=integrator
+            case.graph, {"input": case.x}, dt=dt, reset=reset, integrator=integrator
         )
         pairs.append((ref.outputs["output"], out[f"g{k}_output"]))
     return pairs

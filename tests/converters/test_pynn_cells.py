@@ -10,10 +10,16 @@ from nirbridge.converters.pynn._cells import CELL_MAPS, Ctx, cell_map, tau_to_de
 from nirbridge.converters.pynn._standard_cells import (
     BRIAN2_CELL_MAPS,
     NEURON_CELL_MAPS,
+    SPINNAKER_CELL_MAPS,
     _be_tau_to_decay,
 )
 
-TABLES = {"nest": CELL_MAPS, "brian2": BRIAN2_CELL_MAPS, "neuron": NEURON_CELL_MAPS}
+TABLES = {
+    "nest": CELL_MAPS,
+    "brian2": BRIAN2_CELL_MAPS,
+    "neuron": NEURON_CELL_MAPS,
+    "spinnaker": SPINNAKER_CELL_MAPS,
+}
 KEYS = [(t, k) for t, table in TABLES.items() for k in sorted(table)]
 
 RANGES = {
@@ -89,7 +95,22 @@ def test_standard_tables_decay_equals_reference_decay(integrator, expected):
     np.testing.assert_allclose(_be_tau_to_decay(neuron, 0.5), want, rtol=1e-13)
 
 
-@pytest.mark.parametrize("table", ["brian2", "neuron"])
+@pytest.mark.parametrize("table", ["neuron", "spinnaker"])
 def test_standard_tables_refuse_subtract_by_node(table):
     with pytest.raises(UnsupportedError, match=f"node 'n1'.*{table}.*subtract.*reset='zero'"):
         cell_map("LIF", "subtract", "n1", TABLES[table], table)
+
+
+def test_brian2_subtract_rows_share_the_zero_rows_parameters():
+    """Brian2's subtracting types differ from the zero-reset ones only in the reset statement:
+    the same native parameters and gains, without the (unused) reset potential."""
+    ctx = Ctx(dt=1e-3, h=1.0, integrator="euler", node="n")
+    rng = np.random.default_rng(1)
+    params = {f: rng.uniform(*RANGES[f], 4) for f in RANGES}
+    for kind in ("LIF", "IF", "CubaLIF"):
+        zero, sub = BRIAN2_CELL_MAPS[(kind, "zero")], BRIAN2_CELL_MAPS[(kind, "subtract")]
+        a, b = zero.native_parameters(params, ctx), sub.native_parameters(params, ctx)
+        assert sub.model == zero.model + "_subtract"
+        for name in set(a) - {"v_reset"}:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+        np.testing.assert_array_equal(zero.gain(params, ctx), sub.gain(params, ctx))
