@@ -202,7 +202,7 @@ class Trainer:
             self._clip_weights()
             total_loss += result.loss.detach().to(torch.float64) * size
             correct += (result.predictions == labels).sum()
-            bar.set_postfix(loss=f"{float(result.loss) * self.world:.4f}")
+            bar.set_postfix(loss=f"{float(result.loss.detach()) * self.world:.4f}")
         totals = self._reduce(torch.stack([total_loss, correct]))
         return float(totals[0]) / len(data), float(totals[1]) / len(data)
 
@@ -273,9 +273,11 @@ class Trainer:
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore network, optimizer and history from a checkpoint of this network and rule."""
+        import pickle
+
         try:
             state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError) as exc:
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
             raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {exc}") from exc
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{str(path)!r} is not a nirbridge training checkpoint")
