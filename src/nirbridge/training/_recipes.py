@@ -14,7 +14,7 @@ from ..learning import EventProp, LearningRule, Loss, Optimizer, Scope, Surrogat
 from ._data import SpikeDataset
 from ._network import SpikingNetwork
 
-DATASETS = ("yinyang", "digits")
+DATASETS = ("yinyang", "digits", "mnist5k")
 ALGORITHMS = ("surrogate", "eventprop", "eprop")
 
 
@@ -82,6 +82,12 @@ def _digits(recipe: Recipe, split: str) -> SpikeDataset:
     return digits(split, dt=recipe.dt, steps=recipe.steps)
 
 
+def _mnist5k(recipe: Recipe, split: str) -> SpikeDataset:
+    from .datasets.mnist5k import mnist5k
+
+    return mnist5k(split, dt=recipe.dt, steps=recipe.steps)
+
+
 def _yinyang(recipe: Recipe, split: str) -> SpikeDataset:
     from .datasets import yinyang_dataset
 
@@ -90,6 +96,7 @@ def _yinyang(recipe: Recipe, split: str) -> SpikeDataset:
 
 _LOADERS: dict[str, Callable[[Recipe, str], SpikeDataset]] = {
     "digits": _digits,
+    "mnist5k": _mnist5k,
     "yinyang": _yinyang,
 }
 
@@ -107,6 +114,21 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         optimizer=Optimizer.adam(2e-3, batch_size=32),
         epochs=20,
         weight_std=(0.5, 0.3),
+        surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
+    ),
+    ("mnist5k", "surrogate"): Recipe(
+        dataset="mnist5k",
+        algorithm="surrogate",
+        dt=1e-3,
+        steps=30,
+        sizes=(784, 200, 10),
+        kinds=("lif", "li"),
+        tau_mem=10e-3,
+        tau_syn=None,
+        loss=Loss(name="max_voltage"),
+        optimizer=Optimizer.adam(1e-3, batch_size=64),
+        epochs=15,
+        weight_std=(0.1, 0.2),
         surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
     ),
 }
