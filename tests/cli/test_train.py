@@ -1,0 +1,76 @@
+"""``nirbridge train``: files written, resumable, and the written model runs on the reference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nirbridge.cli.main import main
+from nirbridge.graph import read
+from nirbridge.learning import rule_of
+from nirbridge.reference import simulate
+from tests.conftest import require
+
+torch = require("torch")
+require("sklearn")
+
+from nirbridge.training import SpikingNetwork  # noqa: E402
+from nirbridge.training.datasets.digits import digits  # noqa: E402
+
+
+def _train(tmp_path, name, *extra):
+    out = tmp_path / f"{name}.nir"
+    args = ["train", "--dataset", "digits", "--algorithm", "surrogate", "--output", str(out)]
+    args += ["--metrics", str(tmp_path / f"{name}.json"), "--progress", "off", *extra]
+    assert main(args) == 0
+    return out, json.loads((tmp_path / f"{name}.json").read_text())
+
+
+def test_train_writes_model_metrics_plot_and_the_model_runs_on_the_reference(tmp_path):
+    out, metrics = _train(tmp_path, "a", "--epochs", "3", "--plot", str(tmp_path / "c.png"))
+    assert (tmp_path / "c.png").stat().st_size > 0
+    assert len(metrics["train_loss"]) == 3 and metrics["train_loss"][2] < metrics["train_loss"][0]
+    assert metrics["test_accuracy"] > 0.5  # chance is 0.1
+    graph = read(out)
+    assert rule_of(graph).kind == "surrogate_gradient"
+    net = SpikingNetwork.from_nir(graph, dtype=torch.float64)
+    test = digits("test", dt=net.dt, steps=metrics["recipe"]["steps"])
+    x = test.x[:64].transpose(0, 1).to(torch.float64)
+    with torch.no_grad():
+        hidden, readout = net(x, impl="eager")
+    result = simulate(graph, {"input": x.numpy()}, batched=True, record=["lif1"])
+    assert hidden.sum() > 0
+    np.testing.assert_array_equal(result.recorded["lif1"], hidden.numpy())
+    np.testing.assert_allclose(result.outputs["output"], readout.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_resume_gives_the_straight_run(tmp_path):
+    straight, _ = _train(tmp_path, "straight", "--epochs", "2")
+    ckpt = tmp_path / "part.ckpt"
+    _train(tmp_path, "part", "--epochs", "1", "--checkpoint", str(ckpt))
+    resumed, metrics = _train(tmp_path, "resumed", "--epochs", "2", "--resume", str(ckpt))
+    assert len(metrics["train_loss"]) == 2
+    a, b = read(straight), read(resumed)
+    for name in ("fc1", "fc2"):
+        np.testing.assert_array_equal(a.nodes[name].weight, b.nodes[name].weight)
+
+
+def test_missing_checkpoint_is_an_error_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "x.nir"
+    code = main(
+        ["train", "--dataset", "digits", "--algorithm", "surrogate", "--output", str(out)]
+        + ["--resume", str(tmp_path / "nope.ckpt"), "--progress", "off"]
+    )
+    assert code == 2 and not out.exists()
+    assert "nope.ckpt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--help"])
+def test_help_names_the_datasets_and_algorithms(flag, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", flag])
+    text = capsys.readouterr().out
+    for word in ("yinyang", "digits", "mnist5k", "surrogate", "eventprop", "eprop", "--resume"):
+        assert word in text
