@@ -24,7 +24,7 @@ torch = require("torch")
 from nirbridge.graph import with_metadata  # noqa: E402
 from nirbridge.reference import simulate  # noqa: E402
 from nirbridge.training import LayerParams  # noqa: E402
-from nirbridge.training.kernels import IMPLS, run_layer  # noqa: E402
+from nirbridge.training.kernels import IMPLS, available, default_impl, run_layer  # noqa: E402
 from nirbridge.training.surrogates import SurrogateFunction  # noqa: E402
 
 from ._kernel_reference import reference_layer  # noqa: E402
@@ -119,7 +119,7 @@ def _check_activity(p: LayerParams, out: torch.Tensor) -> None:
         assert 0.03 < rate < 0.8, f"spike rate {rate:.3f}: the check would not exercise spikes"
 
 
-@pytest.mark.parametrize("impl", ["script", "eager"])
+@pytest.mark.parametrize("impl", ["native", "script", "eager"])
 @pytest.mark.parametrize(("kind", "reset", "rec", "detach"), WITH_DETACH)
 def test_kernel_equals_autograd_reference_float64(impl, kind, reset, rec, detach):
     p, (out, volt, ours), (ref_out, ref_volt, theirs), names = _run_both(
@@ -146,6 +146,7 @@ def test_compile_impl_equals_autograd_reference():
 @pytest.mark.slow
 @pytest.mark.parametrize(("kind", "reset", "rec", "detach"), WITH_DETACH)
 def test_compile_impl_every_configuration(kind, reset, rec, detach):
+    torch._dynamo.reset()  # each configuration compiles afresh (no recompile limit reached)
     p, (out, volt, ours), (ref_out, ref_volt, theirs), names = _run_both(
         "compile", kind, reset, rec, detach, seed=11
     )
@@ -155,7 +156,7 @@ def test_compile_impl_every_configuration(kind, reset, rec, detach):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("impl", ["script", "eager"])
+@pytest.mark.parametrize("impl", ["native", "script", "eager"])
 @pytest.mark.parametrize(("kind", "reset", "rec"), CONFIGS)
 def test_kernel_equals_autograd_reference_long_runs(impl, kind, reset, rec):
     """More steps and neurons than the default test (block boundaries of the backward)."""
@@ -168,7 +169,7 @@ def test_kernel_equals_autograd_reference_long_runs(impl, kind, reset, rec):
     _assert_close_grads(ours, theirs, 1e-10, names)
 
 
-@pytest.mark.parametrize("impl", ["script", "eager"])
+@pytest.mark.parametrize("impl", ["native", "script", "eager"])
 @pytest.mark.parametrize(
     ("kind", "reset", "rec"),
     [
@@ -260,8 +261,34 @@ def test_bad_arguments_are_named(change, match):
         run_layer(**args, surrogate=SURROGATE, impl=impl)
 
 
-def test_every_impl_is_listed():
-    assert IMPLS == ("script", "eager", "compile")
+def test_every_impl_is_listed_and_native_builds_here():
+    """The project's machines have a C compiler (torch.compile needs one too), so the native
+    kernels must build; elsewhere impl="auto" falls back to TorchScript."""
+    assert IMPLS == ("native", "script", "eager", "compile")
+    assert available("native")
+    assert default_impl() == "native"
+
+
+@pytest.mark.parametrize("impl", ["native", "script"])
+@pytest.mark.parametrize(("kind", "rec"), [("lif", True), ("alif", True), ("li", False)])
+def test_sparse_input_and_broadcast_gradient(impl, kind, rec):
+    """Sparse input spikes (the native kernels project them, and take the input weight
+    gradient, by events) and a loss whose gradient reaches the layer as a stride-0 view."""
+    p = layer_params(kind, "subtract")
+    gen = torch.Generator().manual_seed(9)
+    x = (torch.rand(50, 4, 40, generator=gen) < 0.06).to(F64)
+    w = (torch.randn(7, 40, generator=gen, dtype=F64) * 0.6 + 0.5).requires_grad_()
+    b = (torch.randn(7, generator=gen, dtype=F64) * 0.05).requires_grad_()
+    r = (torch.randn(7, 7, generator=gen, dtype=F64) * 0.3).requires_grad_() if rec else None
+    g = torch.randn(7, generator=gen, dtype=F64)
+    inputs = [t for t in (w, b, r) if t is not None]
+    out = run_layer(x, w, b, r, p, SURROGATE, impl=impl)
+    ref, _ = reference_layer(x, w, b, r, p, SURROGATE)
+    _check_activity(p, ref)
+    close(out, ref, atol=1e-12)
+    ours = torch.autograd.grad(out.sum((0, 1)) @ g, inputs)
+    theirs = torch.autograd.grad(ref.sum((0, 1)) @ g, inputs)
+    _assert_close_grads(ours, theirs, 1e-10, ["weight", "bias", "rec_weight"][: len(inputs)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ alif, li, cubali), feed-forward or recurrent, and backpropagates through time wi
 surrogate derivative of :mod:`nirbridge.training.surrogates`. The equations, the backward
 derivation and what is stored are in :mod:`._loops` and docs/training-kernels.md.
 
-Implementations (``impl``): ``"script"`` (TorchScript), ``"eager"``, ``"compile"``
-(``torch.compile``); ``"auto"`` picks :data:`DEFAULT_IMPL`, the fastest measured.
+Implementations (``impl``): ``"native"`` (C, by spike events), ``"script"`` (TorchScript),
+``"eager"``, ``"compile"`` (``torch.compile``); ``"auto"`` picks :func:`default_impl`, the
+fastest measured that runs here.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from ..._errors import UnsupportedError
 from .._layers import LayerParams
 from ..surrogates import surrogate_from_rule
 from ._function import LayerFunction
-from ._impls import DEFAULT as DEFAULT_IMPL
-from ._impls import IMPLS
+from ._impls import IMPLS, available, default
+from ._native import supports as native_supports
 
 
 def _check(
@@ -37,6 +38,8 @@ def _check(
 
     if impl not in ("auto", *IMPLS):
         raise bad("impl", f"one of {('auto', *IMPLS)}", repr(impl))
+    if not available(impl):
+        raise bad("impl", "an implementation that runs here (native needs a C compiler)", impl)
     if not isinstance(params, LayerParams):
         raise bad("params", "a LayerParams", type(params).__name__)
     if x.dim() != 3:
@@ -86,14 +89,20 @@ def run_layer(
         detach_reset: Treat the reset as a constant in the backward pass (snnTorch's
             reset detaching); False: the full derivative, reset path included.
         return_voltage: Also return the voltage after reset, ``(T, B, n_out)``, differentiable.
-        impl: "auto", "script", "eager" or "compile".
+        impl: "auto", "native", "script", "eager" or "compile".
 
     Returns:
         ``(T, B, n_out)``: spikes (lif, cubalif, alif) or the voltage (li, cubali); with
         ``return_voltage``, the pair ``(output, voltage)``.
     """
     _check(x, weight, bias, rec_weight, params, impl)
-    impl = DEFAULT_IMPL if impl == "auto" else impl
+    if impl == "auto":
+        impl = default() if native_supports(x) else "script"
+    elif impl == "native" and not native_supports(x):
+        raise UnsupportedError(
+            f"run_layer ({params.kind}), impl: 'native' runs float32/float64 on the CPU, "
+            f"got {x.dtype} on {x.device}"
+        )
     code = (0, 1.0, 0.0)  # never read: no backward, or a kind without spikes
     if surrogate is not None:
         fn = surrogate_from_rule(surrogate)
@@ -121,4 +130,9 @@ def run_layer(
     return out, (voltage if params.spiking else out)
 
 
-__all__ = ["DEFAULT_IMPL", "IMPLS", "run_layer"]
+def default_impl() -> str:
+    """What ``impl="auto"`` runs for float32/float64 CPU tensors."""
+    return default()
+
+
+__all__ = ["IMPLS", "available", "default_impl", "run_layer"]

@@ -8,8 +8,8 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .._layers import LayerParams
-from ._impls import loops
-from ._loops import BLOCK
+from ._impls import kernels
+from ._memory import buffer
 
 
 def constants(params: LayerParams) -> dict[str, Any]:
@@ -47,20 +47,17 @@ class LayerFunction(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         steps, batch, n_in = x.shape
         n = weight.shape[0]
-        flat = x.reshape(steps * batch, n_in)
-        if bias is None:
-            P = torch.mm(flat, weight.t())
-        else:
-            P = torch.addmm(bias, flat, weight.t())
+        impl_kernels = kernels(impl)
+        P = impl_kernels.project(x.reshape(steps * batch, n_in), weight, bias)
         P = P.view(steps, batch, n)
         consts = constants(params)
         spiking = consts["spiking"]
-        out = torch.empty_like(P) if spiking else P
-        TH = torch.empty_like(P) if consts["alif"] else None
-        V = torch.empty_like(P) if return_voltage and spiking else None
+        shape, dtype = tuple(P.shape), P.dtype
+        out = buffer(shape, dtype) if spiking else P
+        TH = buffer(shape, dtype) if consts["alif"] else None
+        V = buffer(shape, dtype) if return_voltage and spiking else None
         rec_t = None if rec_weight is None else rec_weight.t()
-        forward_loop, _ = loops(impl)
-        forward_loop(P, out, rec_t, TH, V, **consts)
+        impl_kernels.forward_loop(P, out, rec_t, TH, V, **consts)
         ctx.save_for_backward(x, weight, rec_weight, out if spiking else None)
         ctx.U = P if spiking else None
         ctx.TH = TH
@@ -89,7 +86,7 @@ class LayerFunction(torch.autograd.Function):
         steps, batch, n_in = x.shape
         n = weight.shape[0]
         if g_out is None:
-            g_out = x.new_zeros(steps, batch, n)
+            g_out = x.new_zeros(n).expand(steps, batch, n)
         if g_v is not None and g_v.numel() == 0:
             g_v = None
         U = ctx.U
@@ -98,34 +95,29 @@ class LayerFunction(torch.autograd.Function):
             U = g_out.new_empty(0)
             out = g_out
         code, p1, p2 = ctx.surrogate
-        _, backward_loop = loops(ctx.impl)
-        G = backward_loop(
+        need = ctx.needs_input_grad
+        G, gw, grec = kernels(ctx.impl).backward(
             U,
             out,
-            g_out.contiguous(),
-            None if g_v is None else g_v.contiguous(),
+            g_out,  # may be an expanded (stride-0) view: read per step, never copied
+            g_v,
             rec_weight,
             ctx.TH,
+            x,
+            need[1],
+            rec_weight is not None and need[3],
             detach_reset=ctx.detach_reset,
             code=code,
             p1=p1,
             p2=p2,
-            block=BLOCK,
             **ctx.consts,
         )
         ctx.TH = None
         flat_g = G.view(steps * batch, n)
-        need = ctx.needs_input_grad
-        gx = gw = gb = grec = None
+        gx = gb = None
         if need[0]:
-            gx = torch.mm(flat_g, weight).view(steps, batch, n_in)
-        if need[1]:
-            gw = torch.mm(flat_g.t(), x.reshape(steps * batch, n_in))
+            gx = torch.mm(flat_g, weight, out=buffer((steps * batch, n_in), G.dtype))
+            gx = gx.view(steps, batch, n_in)
         if ctx.has_bias and need[2]:
             gb = flat_g.sum(0)
-        if rec_weight is not None and need[3] and steps > 1:
-            later = G[1:].reshape((steps - 1) * batch, n)
-            grec = torch.mm(later.t(), out[:-1].reshape((steps - 1) * batch, n))
-        elif rec_weight is not None and need[3]:
-            grec = torch.zeros_like(rec_weight)
         return gx, gw, gb, grec, None, None, None, None, None
