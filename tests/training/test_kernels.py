@@ -71,7 +71,7 @@ def layer_tensors(seed: int, kind: str, recurrent: bool, *, steps=30, batch=3, n
     gen = torch.Generator().manual_seed(seed)
     x = (torch.rand(steps, batch, n_in, generator=gen) < 0.35).to(F64)
     gain = 0.5 if kind in ("cubalif", "cubali") else 1.0
-    w = (torch.randn(n, n_in, generator=gen, dtype=F64) * 0.5 + 0.2) * gain
+    w = (torch.randn(n, n_in, generator=gen, dtype=F64) * 0.5 + 0.2) * gain * (5 / n_in)
     b = torch.randn(n, generator=gen, dtype=F64) * 0.05
     rec = torch.randn(n, n, generator=gen, dtype=F64) * 0.4 * gain if recurrent else None
     return x, w, b, rec

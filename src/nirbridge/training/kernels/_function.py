@@ -77,7 +77,8 @@ class LayerFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, g_out: torch.Tensor | None, g_v: torch.Tensor | None) -> tuple[Any, ...]:
-        x, weight, rec_weight, out = ctx.saved_tensors
+        # detached: the loops only read them (and torch.compile traces plain tensors)
+        x, weight, rec_weight, out = (None if t is None else t.detach() for t in ctx.saved_tensors)
         if ctx.U is None and ctx.consts["spiking"]:
             raise RuntimeError(
                 "run_layer: its backward reuses the forward's buffers, so it runs once per "

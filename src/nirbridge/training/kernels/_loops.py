@@ -53,7 +53,7 @@ def forward_step(
     I: torch.Tensor,
     z_prev: Optional[torch.Tensor],  # noqa: UP045
     rec_t: Optional[torch.Tensor],  # noqa: UP045
-    o: torch.Tensor,
+    o: Optional[torch.Tensor],  # noqa: UP045
     th: Optional[torch.Tensor],  # noqa: UP045
     v_after: Optional[torch.Tensor],  # noqa: UP045
     v: torch.Tensor,
@@ -70,10 +70,11 @@ def forward_step(
     adapt_beta: float,
     adapt_rho: float,
 ) -> None:
-    """One step, in place: ``I`` (this step's projected input) becomes ``u``; ``o`` gets the
-    spike (or ``v'`` for li/cubali), ``th`` the threshold (alif), ``v_after`` the voltage after
-    reset (where asked); the state ``v``, ``i``, ``a`` advances. ``z_prev @ rec_t`` is the
-    recurrent input (``rec_t = W_rec.T``), ``v_reset_t`` the reset voltage as a 0-d tensor."""
+    """One step, in place: ``I`` (this step's projected input) becomes ``u`` (or ``v'`` for
+    li/cubali); ``o`` gets the spike (spiking kinds), ``th`` the threshold (alif),
+    ``v_after`` the voltage after reset (where asked); the state ``v``, ``i``, ``a`` advances.
+    ``z_prev @ rec_t`` is the recurrent input (``rec_t = W_rec.T``), ``v_reset_t`` the reset
+    voltage as a 0-d tensor."""
     if rec_t is not None and z_prev is not None:
         I.addmm_(z_prev, rec_t)
     if cuba:
@@ -82,13 +83,14 @@ def forward_step(
     else:
         v.mul_(beta_mem).add_(I)
     if not spiking:
-        o.copy_(v)
+        I.copy_(v)
         return
     if alif and th is not None:
         torch.mul(a, adapt_beta, out=th).add_(threshold)
         torch.sub(v, th, out=I)
     else:
         torch.sub(v, threshold, out=I)
+    assert o is not None
     torch.gt(I, 0.0, out=o)
     if alif and th is not None:
         a.mul_(adapt_rho).add_(o)
@@ -147,7 +149,7 @@ def backward_step(
         if alif:  # gth = -(s * gz) - z * gv
             ga.mul_(adapt_rho).add_(gz, alpha=-adapt_beta).addcmul_(z, gv, value=-adapt_beta)
         if zero_reset:
-            gv.addcmul_(gv, z, value=-1.0)
+            gv.mul_(1.0 - z)  # exactly 0 where z = 1, gv where z = 0
         gv.add_(gz)
     else:
         gv.add_(g_out)
@@ -194,8 +196,11 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
         v_reset_t = torch.full((), v_reset, dtype=v.dtype)
         for t in range(P.shape[0]):
             z_prev: Optional[torch.Tensor] = None  # noqa: UP045
-            if t > 0:
-                z_prev = out[t - 1]
+            o: Optional[torch.Tensor] = None  # noqa: UP045
+            if spiking:  # (li/cubali: out is P, and the step writes v' over P[t])
+                o = out[t]
+                if t > 0 and rec_t is not None:
+                    z_prev = out[t - 1]
             th: Optional[torch.Tensor] = None  # noqa: UP045
             if TH is not None:
                 th = TH[t]
@@ -206,7 +211,7 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
                 P[t],
                 z_prev,
                 rec_t,
-                out[t],
+                o,
                 th,
                 v_after,
                 v,

@@ -365,20 +365,33 @@ def backward(
         real(beta_mem), real(beta_syn), real(threshold), real(v_reset),
         real(adapt_beta), real(adapt_rho), ctypes.c_int(code), real(p1), real(p2),
     )  # fmt: skip
-    sizes = (ctypes.c_int64(batch), ctypes.c_int64(n))
-    g_stride = ctypes.c_int64(g_out.stride(1))
-    v_stride = ctypes.c_int64(0 if g_v is None else g_v.stride(1))
-    workspace = (_p(gv), _p(gz), _p(gi), _p(ga), _p(s), _p(idx))
-    empty = _p(None)
+    # the arguments of every step; the per-step pointers (slots below) move by whole steps
+    args = [
+        ctypes.c_int64(batch), ctypes.c_int64(n),
+        None, None, None,  # G[t], z[t], TH[t]
+        None, ctypes.c_int64(g_out.stride(1)),  # g_out[t]
+        None, ctypes.c_int64(0 if g_v is None else g_v.stride(1)),  # g_v[t]
+        None, _p(grec_t), None, ctypes.c_int64(n_in), _p(gw_t),  # z[t-1], x[t]
+        _p(gv), _p(gz), _p(gi), _p(ga), _p(s), _p(idx), *consts,
+    ]  # fmt: skip
+    row = batch * n * G.element_size()
+    moving = {  # slot: (address at t = 0, bytes per step)
+        2: (G.data_ptr(), row),
+        3: (out.data_ptr(), row) if spiking else None,
+        4: (TH.data_ptr(), row) if TH is not None else None,
+        5: (g_out.data_ptr(), g_out.stride(0) * g_out.element_size()),
+        7: (g_v.data_ptr(), g_v.stride(0) * g_v.element_size()) if g_v is not None else None,
+        11: (x.data_ptr(), batch * n_in * x.element_size()) if fused_w else None,
+    }
+    moving = {slot: where for slot, where in moving.items() if where is not None}
     for t in range(steps - 1, -1, -1):
-        step(
-            *sizes, _p(G[t]), _p(out[t]) if spiking else empty,
-            _p(TH[t]) if TH is not None else empty,
-            _p(g_out[t]), g_stride, _p(g_v[t]) if g_v is not None else empty, v_stride,
-            _p(out[t - 1]) if t > 0 and grec_t is not None else empty, _p(grec_t),
-            _p(x[t]) if fused_w else empty, ctypes.c_int64(n_in), _p(gw_t),
-            *workspace, *consts,
-        )  # fmt: skip
+        for slot, (base, stride) in moving.items():
+            args[slot] = ctypes.c_void_p(base + t * stride)
+        if grec_t is not None and t > 0:
+            args[9] = ctypes.c_void_p(out.data_ptr() + (t - 1) * row)
+        else:
+            args[9] = None
+        step(*args)
         if rec is not None and t > 0:
             torch.mm(G[t], rec, out=gz)
     gw = None
