@@ -1,0 +1,86 @@
+"""A trained e-prop network as a NIR graph, with its rule, that runs on the reference.
+
+The graph is ``input -> w_in (Affine) -> hidden (LIF) -> w_out (Linear) -> readout (LI) ->
+output`` with ``hidden -> w_rec (Linear) -> hidden`` closing the cycle (a back edge: last step's
+spikes), ``r = tau/dt`` so that a weight is the voltage jump it causes, ``v_leak = 0`` and the
+graph's metadata fixing ``dt``, the euler integrator and reset by subtraction: SEMANTICS.md's
+step is then the engines' step, spike for spike.
+
+``bsshslm_2020`` resets one step late and undecayed (``v'[t] = P v'[t-1] - V_th z[t-1] + ...``):
+that is SEMANTICS.md's LIF plus a self-connection of weight ``-(1 - P) * V_th``, which the
+exported ``w_rec`` carries on its diagonal. Its trials also drop the input of their first step;
+feed the graph trials whose first step is silent to reproduce them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import nir
+import numpy as np
+
+from ..._errors import UnsupportedError
+from ...graph import with_metadata
+from ...learning import EProp, Scope, attach
+
+#: Node names of the exported graph.
+NAMES = ("input", "w_in", "hidden", "w_rec", "w_out", "readout", "output")
+
+
+def to_graph(learner: object) -> nir.NIRGraph:
+    """The learner's network and rule as a NIR graph (see the module docstring)."""
+    rule: EProp = learner.rule  # type: ignore[attr-defined]
+    hidden, readout, setup = learner.hidden, learner.readout, learner.setup  # type: ignore[attr-defined]
+    if setup.alif:
+        raise UnsupportedError(
+            "ALIF neurons have no NIR node; export needs LIF hidden neurons",
+            node="hidden",
+            target="nir",
+        )
+    dt = hidden.dt
+    w_in = learner.w_in.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
+    w_rec = learner.w_rec.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
+    w_out = learner.w_out.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
+    n_hid, n_in = w_in.shape
+    n_out = w_out.shape[0]
+    if not setup.online:
+        w_rec = w_rec - np.eye(n_hid) * (1.0 - setup.decay) * setup.threshold
+    full = np.ones(n_hid)
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([n_in])}),
+        "w_in": nir.Affine(weight=w_in, bias=np.zeros(n_hid)),
+        "hidden": nir.LIF(
+            tau=full * hidden.tau_mem,
+            r=full * hidden.tau_mem / dt,
+            v_leak=0.0 * full,
+            v_threshold=full * hidden.threshold,
+            v_reset=0.0 * full,
+        ),
+        "w_rec": nir.Linear(weight=w_rec),
+        "w_out": nir.Linear(weight=w_out),
+        "readout": nir.LI(
+            tau=np.ones(n_out) * readout.tau_mem,
+            r=np.ones(n_out) * readout.tau_mem / dt,
+            v_leak=np.zeros(n_out),
+        ),
+        "output": nir.Output(output_type={"output": np.array([n_out])}),
+    }
+    edges = [
+        ("input", "w_in"),
+        ("w_in", "hidden"),
+        ("hidden", "w_rec"),
+        ("w_rec", "hidden"),
+        ("hidden", "w_out"),
+        ("w_out", "readout"),
+        ("readout", "output"),
+    ]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    with_metadata(graph, dt=dt, reset="subtract", integrator="euler")
+    plastic = [("input", "w_in"), ("hidden", "w_out")]
+    if learner.has_recurrence:  # type: ignore[attr-defined]
+        plastic.insert(1, ("hidden", "w_rec"))
+    scope = Scope(plastic_edges=tuple(plastic), readout="readout")
+    changes: dict[str, object] = {"scope": scope, "readout_tau": readout.tau_mem}
+    if rule.feedback == "random":
+        changes["B"] = learner.feedback.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
+    return attach(graph, dataclasses.replace(rule, **changes))
