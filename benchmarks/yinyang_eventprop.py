@@ -1,0 +1,173 @@
+"""Train the Yin-Yang classifier of Wunderlich & Pehle (2021) with EventProp; report test accuracy.
+
+Network and training as W&P's published run: 5 inputs (x, y, 1-x, 1-y and a bias spike, one
+spike each at ``30 ms * value``, the bias at 0), 200 CubaLIF hidden, 3 CubaLIF outputs
+(tau_mem 20 ms, tau_syn 5 ms, threshold 1), time-to-first-spike loss (tau0 0.5 ms, tau1 6.4 ms,
+alpha 0.003), Adam (learning rate 5e-3, decay 0.95 per epoch), batch 32, initial weights
+N(1.5, 0.78) and N(0.93, 0.1) in W&P's units (a spike through weight w adds w to I,
+tau_mem dV/dt = -V + I). Here on the euler grid of ``_layers.py`` (dt 0.1 ms, 40 ms per
+sample), so a weight of the step equations is ``w * dt / tau_mem``; the trained network is
+exported to NIR with its EventProp rule and checked spike for spike on the reference.
+
+Usage: ``python benchmarks/yinyang_eventprop.py [--epochs 100] [--seed 0] [--minutes 55]
+[--curve results.json]``; prints progress per epoch and one JSON line at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402  (sets one thread before torch is imported)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import nirbridge  # noqa: E402
+from nirbridge.learning import EventProp, Loss, Optimizer, Scope  # noqa: E402
+from nirbridge.training import LayerParams  # noqa: E402
+from nirbridge.training.datasets import (  # noqa: E402
+    latency_raster,
+    yinyang_spike_times,
+    yinyang_split,
+)
+from nirbridge.training.eventprop import (  # noqa: E402
+    eventprop_forward,
+    layers_to_nir,
+    readout_loss,
+)
+
+DT = 1e-4
+T_END = 40e-3
+TAU_MEM, TAU_SYN = 20e-3, 5e-3
+LOSS = Loss(name="ttfs", tau0=0.5e-3, tau1=6.4e-3, alpha=0.003)
+LR, DECAY, BATCH = 5e-3, 0.95, 32
+
+
+def data(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    points, labels = yinyang_split(split)
+    steps = int(round(T_END / DT))
+    raster = latency_raster(yinyang_spike_times(points), DT, steps)
+    return torch.tensor(raster), torch.tensor(labels)
+
+
+def network(w_hidden: torch.Tensor, w_out: torch.Tensor) -> list:
+    """Weights in W&P's units -> layers of the step equations (scaled by dt / tau_mem)."""
+    params = LayerParams(kind="cubalif", dt=DT, tau_mem=TAU_MEM, tau_syn=TAU_SYN)
+    scale = DT / TAU_MEM
+    return [(w_hidden * scale, None, None, params), (w_out * scale, None, None, params)]
+
+
+def evaluate(w_hidden, w_out, x, labels, chunk: int = 500) -> tuple[float, float]:
+    correct, losses = 0, []
+    with torch.no_grad():
+        for lo in range(0, x.shape[1], chunk):
+            out = eventprop_forward(x[:, lo : lo + chunk], network(w_hidden, w_out), LOSS)
+            y = labels[lo : lo + chunk]
+            correct += int((out.prediction == y).sum())
+            losses.append(float(readout_loss(out.readout, y, LOSS)) * len(y))
+    return correct / x.shape[1], sum(losses) / x.shape[1]
+
+
+def export_check(w_hidden, w_out, x, n: int = 100) -> dict:
+    """Export with the rule, run on the reference, compare the output spikes step for step."""
+    layers = network(w_hidden.detach(), w_out.detach())
+    rule = EventProp(
+        scope=Scope(plastic_edges=(("input", "fc0"), ("n0", "fc1")), readout="n1"),
+        loss=LOSS,
+        optimizer=Optimizer.adam(LR, batch_size=BATCH),
+    )
+    graph = layers_to_nir(layers, rule=rule)
+    sample = x[:, :n].double()
+    result = nirbridge.simulate(graph, {"input": sample.numpy()}, batched=True, record=["n0"])
+    layers64 = [(w.double(), b, r, p) for w, b, r, p in layers]
+    out = eventprop_forward(sample, layers64, LOSS)
+    same = np.array_equal(out.spike_raster(0).numpy(), result.recorded["n0"]) and np.array_equal(
+        out.spike_raster(1).numpy(), result.outputs["output"]
+    )
+    return {
+        "export_samples": n,
+        "export_spike_exact": bool(same),
+        "export_rule": nirbridge.learning.rule_of(graph).kind,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=55.0, help="wall-clock limit")
+    parser.add_argument("--curve", type=Path, default=None, help="write the curve as JSON")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    start = time.perf_counter()
+    x_train, y_train = data("train")
+    x_val, y_val = data("validation")
+    x_test, y_test = data("test")
+    w_hidden = (torch.randn(200, 5) * 0.78 + 1.5).requires_grad_()
+    w_out = (torch.randn(3, 200) * 0.1 + 0.93).requires_grad_()
+    opt = torch.optim.Adam([w_hidden, w_out], lr=LR)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=DECAY)
+    gen = torch.Generator().manual_seed(args.seed)
+    curve = []
+    acc0, _ = evaluate(w_hidden, w_out, x_test, y_test)
+    print(f"epoch 0: test accuracy {acc0:.4f}", flush=True)
+    for epoch in range(1, args.epochs + 1):
+        order = torch.randperm(x_train.shape[1], generator=gen)
+        losses = []
+        for lo in range(0, len(order), BATCH):
+            idx = order[lo : lo + BATCH]
+            out = eventprop_forward(x_train[:, idx], network(w_hidden, w_out), LOSS)
+            loss = readout_loss(out.readout, y_train[idx], LOSS)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+        sched.step()
+        val_acc, _ = evaluate(w_hidden, w_out, x_val, y_val)
+        test_acc, test_loss = evaluate(w_hidden, w_out, x_test, y_test)
+        elapsed = time.perf_counter() - start
+        curve.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)),
+                "validation_accuracy": val_acc,
+                "test_accuracy": test_acc,
+                "test_loss": test_loss,
+                "seconds": elapsed,
+            }
+        )
+        print(
+            f"epoch {epoch}: train loss {np.mean(losses):.4f}, validation {val_acc:.4f}, "
+            f"test {test_acc:.4f}, {elapsed:.0f} s",
+            flush=True,
+        )
+        if args.curve is not None:
+            args.curve.write_text(json.dumps(curve, indent=1))
+        if elapsed > 60 * args.minutes:
+            break
+    best = max(curve, key=lambda c: c["validation_accuracy"])
+    result = {
+        "benchmark": "yinyang_eventprop",
+        "seed": args.seed,
+        "data_seeds": {"train": 42, "validation": 41, "test": 40},
+        "epochs": len(curve),
+        "dt": DT,
+        "t_end": T_END,
+        "test_accuracy": curve[-1]["test_accuracy"],
+        "test_accuracy_at_best_validation": best["test_accuracy"],
+        "best_validation_epoch": best["epoch"],
+        "seconds": curve[-1]["seconds"],
+        **export_check(w_hidden, w_out, x_test),
+        **_common.machine(),
+    }
+    _common.emit(result)
+
+
+if __name__ == "__main__":
+    main()
