@@ -53,9 +53,9 @@ class LayerFunction(torch.autograd.Function):
         consts = constants(params)
         spiking = consts["spiking"]
         shape, dtype = tuple(P.shape), P.dtype
-        out = buffer(shape, dtype) if spiking else P
-        TH = buffer(shape, dtype) if consts["alif"] else None
-        V = buffer(shape, dtype) if return_voltage and spiking else None
+        out = buffer(shape, dtype, P.device) if spiking else P
+        TH = buffer(shape, dtype, P.device) if consts["alif"] else None
+        V = buffer(shape, dtype, P.device) if return_voltage and spiking else None
         rec_t = None if rec_weight is None else rec_weight.t()
         impl_kernels.forward_loop(P, out, rec_t, TH, V, **consts)
         ctx.save_for_backward(x, weight, rec_weight, out if spiking else None)
@@ -117,7 +117,7 @@ class LayerFunction(torch.autograd.Function):
         flat_g = G.view(steps * batch, n)
         gx = gb = None
         if need[0]:
-            gx = torch.mm(flat_g, weight, out=buffer((steps * batch, n_in), G.dtype))
+            gx = torch.mm(flat_g, weight, out=buffer((steps * batch, n_in), G.dtype, G.device))
             gx = gx.view(steps, batch, n_in)
         if ctx.has_bias and need[2]:
             gb = flat_g.sum(0)

@@ -44,7 +44,7 @@ class Kernels(NamedTuple):
 
 
 def _dense_project(flat: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
-    out = _memory.buffer((flat.shape[0], weight.shape[0]), flat.dtype)
+    out = _memory.buffer((flat.shape[0], weight.shape[0]), flat.dtype, flat.device)
     if bias is None:
         return torch.mm(flat, weight.t(), out=out)
     return torch.addmm(bias, flat, weight.t(), out=out)

@@ -193,7 +193,7 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
         v = torch.zeros_like(P[0])
         i = torch.zeros_like(v)
         a = torch.zeros_like(v)
-        v_reset_t = torch.full((), v_reset, dtype=v.dtype)
+        v_reset_t = torch.full((), v_reset, dtype=v.dtype, device=v.device)
         for t in range(P.shape[0]):
             z_prev: Optional[torch.Tensor] = None  # noqa: UP045
             o: Optional[torch.Tensor] = None  # noqa: UP045

@@ -37,12 +37,14 @@ def _madvise():
     return fn
 
 
-def buffer(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """An uninitialised CPU array, on huge pages where the kernel gives them on request."""
-    out = torch.empty(shape, dtype=dtype)
+def buffer(
+    shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """An uninitialised array; on the CPU, on huge pages where the kernel gives them."""
+    out = torch.empty(shape, dtype=dtype, device=device)
     size = out.numel() * out.element_size()
     madvise = _madvise()
-    if madvise is not None and size >= MIN_BYTES:
+    if madvise is not None and out.device.type == "cpu" and size >= MIN_BYTES:
         start = -(-out.data_ptr() // _HUGE) * _HUGE
         end = (out.data_ptr() + size) // _HUGE * _HUGE
         if end > start:
