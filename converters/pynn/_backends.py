@@ -17,7 +17,7 @@ import numpy as np
 
 from nirbridge._errors import UnsupportedError
 
-from ._cells import CELL_MAPS, CellMap
+from ._cells import ANALOG_NO_LEAK_TAU, CELL_MAPS, CellMap, current_propagator
 from ._spinnaker_board import VirtualBoard
 from ._standard_cells import (
     BRIAN2_CELL_MAPS,
@@ -69,10 +69,13 @@ class Backend:
         executes: ``run`` simulates; False where the backend only maps (a virtual board).
         custom_cells: Cell type names of the tables that are not the module's own, each with
             the function that makes the type from the module.
-        current_offset: The simulator delivers a ``StepCurrentSource`` amplitude set at time
-            ``(t + start + current_offset) * h`` to the membrane in the step that stands for
-            reference step t of a population at depth 0; None where analog inputs are not
-            supported (see ``docs/pynn.md``).
+        inject_analog: Makes analog inputs act ``(sim, built population, jump, native,
+            first, h)``: ``jump`` (steps, cells) is the reference's membrane change of each step
+            (None for exponential synapses), ``native`` the same input in native weight units,
+            and simulator step ``first + t`` stands for reference step t; None: no analog
+            inputs on this backend.
+        analog_offset: ``first = start + depth + analog_offset`` (measured).
+        analog_synapses: Synapse kinds (``CellMap.synapse``) analog inputs can enter.
     """
 
     name: str
@@ -93,7 +96,9 @@ class Backend:
     split_signs: bool = True
     workspace: Callable[[], Any] | None = None
     executes: bool = True
-    current_offset: int | None = None
+    inject_analog: Callable[..., None] | None = None
+    analog_offset: int = 0
+    analog_synapses: frozenset[str] = frozenset()
     custom_cells: dict[str, Callable[[types.ModuleType], Any]] = dataclasses.field(
         default_factory=dict
     )
@@ -118,6 +123,31 @@ def _set_times_pynn(sim: types.ModuleType, population: Any, times: list[np.ndarr
     population.set(spike_times=[sim.Sequence(t.tolist()) for t in times])
 
 
+def _nest_currents(
+    sim: types.ModuleType,
+    built: Any,
+    jump: np.ndarray,
+    native: np.ndarray,
+    first: int,
+    h: float,
+) -> None:
+    """One ``StepCurrentSource`` per neuron, amplitude ``jump / P30`` (the exact propagator of
+    a constant current, :func:`current_propagator`), set at time ``(first + t) * h``: NEST
+    applies an amplitude set at T in the step ending at T + h. A current needs a leak (P30 = 0
+    without one), so leak-free neurons get ``tau_m = ANALOG_NO_LEAK_TAU``."""
+    cells = built.cells
+    tau = built.native[cells.tau_m]
+    if np.any(tau > ANALOG_NO_LEAK_TAU):
+        tau = np.minimum(tau, ANALOG_NO_LEAK_TAU)
+        built.population.set(**{cells.tau_m: tau})
+    name, unit_nf = cells.capacitance
+    amplitudes = jump / current_propagator(tau, built.native[name] * unit_nf, h)
+    times = (np.arange(jump.shape[0] + 1) + first) * h
+    for i in np.flatnonzero(np.any(amplitudes != 0, axis=0)):
+        source = sim.StepCurrentSource(times=times, amplitudes=np.append(amplitudes[:, i], 0.0))
+        source.inject_into(built.population[i : i + 1])
+
+
 NEST = Backend(
     name="nest",
     cells=CELL_MAPS,
@@ -131,6 +161,10 @@ NEST = Backend(
     synaptic_lag={"delta": 0, "exp": 1},
     setup=lambda threads: {"spike_precision": "on_grid", "threads": threads},
     set_spike_times=_set_times_pynn,
+    inject_analog=_nest_currents,
+    # a StepCurrentSource amplitude set at time T acts in the step ending at T + h (measured)
+    analog_offset=-1,
+    analog_synapses=frozenset({"delta"}),
 )
 
 
@@ -220,6 +254,31 @@ def _brian2_connect(
     return projection
 
 
+def _brian2_inputs(
+    sim: types.ModuleType,
+    built: Any,
+    jump: np.ndarray | None,
+    native: np.ndarray,
+    first: int,
+    h: float,
+) -> None:
+    """Added to the state variable a synapse of the cell type writes (``v`` of a delta cell,
+    the current ``ie`` of an exponential one) at the start of step ``first + t``, as a spike
+    arriving then would be: a ``TimedArray`` read by a ``run_regularly`` operation in the
+    ``start`` slot, vectorised (PyNN's current sources update cell by cell in Python)."""
+    import brian2
+
+    group = built.population.brian2_group
+    variable = built.population.celltype.post_synaptic_variables["excitatory"]
+    unit = brian2.mV if variable == "v" else brian2.nA
+    table = np.zeros((first + native.shape[0] + 1, native.shape[1]))
+    table[first : first + native.shape[0]] = native
+    name = f"nirbridge_input_{group.name}"
+    group.namespace[name] = brian2.TimedArray(table * unit, dt=h * brian2.ms)
+    runner = group.run_regularly(f"{variable} += {name}(t, i)", when="start", name=name + "_op")
+    sim.simulator.state.network.add(runner)
+
+
 def _brian2_set_times(sim: types.ModuleType, population: Any, times: list[np.ndarray]) -> None:
     """PyNN 0.13's Brian2 ``SpikeSourceArray.set(spike_times=...)`` fails; set them directly."""
     import brian2
@@ -246,6 +305,9 @@ BRIAN2 = Backend(
     connect=_brian2_connect,
     set_spike_times=_brian2_set_times,
     split_signs=False,
+    inject_analog=_brian2_inputs,
+    analog_offset=0,
+    analog_synapses=frozenset({"delta", "exp"}),
     custom_cells={n: functools.partial(brian2_subtract_type, name=n) for n in BRIAN2_SUBTRACT},
 )
 

@@ -111,6 +111,13 @@ class CellMap:
             it), per neuron; None when none.
         voltage, rest, tau_m, threshold: The model's names of its membrane voltage (state),
             resting potential, membrane time constant and threshold.
+        current: For analog inputs: the reference's voltage change per unit input in a step
+            (:func:`_gain_delta`), which a current source held over the step gives with
+            amplitude ``current / P30`` (``P30 = (1 - exp(-h/tau_m))*tau_m/C``, the exact
+            propagator of a constant current); None where a current source cannot stand for
+            the node's input (exponential synapses filter it, a current source does not).
+        capacitance: The native capacitance parameter and its unit in nF (NEST ``C_m`` pF,
+            PyNN ``cm`` nF).
     """
 
     nir_type: str
@@ -125,6 +132,8 @@ class CellMap:
     rest: str = "E_L"
     tau_m: str = "tau_m"
     threshold: str = "V_th"
+    current: Callable[[Params, Ctx], Array] | None = None
+    capacitance: tuple[str, float] = ("C_m", 1e-3)
 
     def native_parameters(self, params: Params, ctx: Ctx) -> Params:
         out: Params = {r.native: r.forward(params[r.nir], ctx) for r in self.rows}
@@ -297,6 +306,32 @@ CELL_MAPS: dict[tuple[str, str], CellMap] = {
         _gain_exp,
     ),
 }
+
+
+def with_current_sources(
+    table: dict[tuple[str, str], CellMap], capacitance: str, unit_nf: float
+) -> dict[tuple[str, str], CellMap]:
+    """``table`` with analog inputs (current sources) on its delta-synapse rows."""
+    return {
+        key: dataclasses.replace(cells, current=_gain_delta, capacitance=(capacitance, unit_nf))
+        if cells.synapse == "delta"
+        else cells
+        for key, cells in table.items()
+    }
+
+
+#: NEST's capacitance ``C_m`` is in pF.
+CELL_MAPS = with_current_sources(CELL_MAPS, "C_m", 1e-3)
+
+#: Native time constant (ms) of a leak-free neuron that a current source drives on NEST: the
+#: current needs ``1 - exp(-h/tau_m) > 0``, so the membrane leaks ``h/2**40`` (~1e-12) per step.
+ANALOG_NO_LEAK_TAU = 2.0**40
+
+
+def current_propagator(tau_m: Array, capacitance_nf: Array, h: float) -> Array:
+    """Voltage (mV) a constant current of 1 nA adds over one step, computed as NEST computes it
+    (``(1 - exp(-h/tau_m))*tau_m/C``)."""
+    return (1.0 - np.exp(-h / tau_m)) * tau_m / capacitance_nf
 
 
 def cell_map(

@@ -32,6 +32,7 @@ class BuiltPopulation:
     cells: CellMap | None
     population: Any
     lag: int  # steps the population's activity lags the reference (its depth + start offset)
+    native: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 class PyNNNetwork:
@@ -68,6 +69,7 @@ class PyNNNetwork:
         self.integrator = integrator
         self.reset = reset
         self._runs = 0
+        self._analog: frozenset[str] = frozenset()  # Inputs built as current sources
         self._built: dict[str, BuiltPopulation] = {}
         self.populations: dict[str, Any] = {}
         self.projections: dict[str, list[Any]] = {}
@@ -140,6 +142,8 @@ class PyNNNetwork:
                 )
         bar.update()
         for proj in self.plan.projections:
+            if proj.source in self._analog:
+                continue  # current sources, set in run
             dense = proj.weights.toarray().T  # (pre, post)
             self._connect(
                 proj.source, self.populations[proj.source], proj.target, dense, proj.delay
@@ -165,7 +169,7 @@ class PyNNNetwork:
             population.initialize(**{cells.voltage: v0})
             backend.adjust_population(population)
         self._gains[pop.name] = cells.gain(params, ctx)
-        return BuiltPopulation(pop, cells, population, pop.depth)
+        return BuiltPopulation(pop, cells, population, pop.depth, native)
 
     def _initial_voltage(self, pop: PopulationPlan, cells: CellMap, native: dict) -> Any:
         """V_m at time 0 such that the membrane is at 0 when the network's first step begins.
@@ -253,16 +257,22 @@ class PyNNNetwork:
     def run(
         self, inputs: Mapping[str, np.ndarray], steps: int | None = None
     ) -> dict[str, np.ndarray]:
-        """Run on ``inputs`` (Input name -> ``(steps, *shape)``, spikes as 0/1); return each
-        Output's activity ``(steps, *shape)`` in reference timing (spikes 0/1, or voltages)."""
-        arrays, steps = self._check_inputs(inputs, steps)
+        """Run on ``inputs`` (Input name -> ``(steps, *shape)``); return each Output's activity
+        ``(steps, *shape)`` in reference timing (spikes 0/1, or voltages).
+
+        An Input whose values are all 0 or 1 drives spike sources; any other (analog) Input
+        enters each neuron it projects to in the step it belongs to, through the composed
+        weights: as a step current source per neuron (NEST, delta-synapse neurons) or added to
+        the state directly (Brian2, delta and exponential synapses); elsewhere an error names
+        the node."""
+        arrays, steps, analog = self._check_inputs(inputs, steps)
         if not self.backend.executes:
             raise UnsupportedError(
                 f"the {self.backend.name} backend maps the network but cannot run it here (a "
                 "virtual board); use map_on_spinnaker for the mapping report",
                 target=TARGET,
             )
-        if self._runs:
+        if self._runs or analog != self._analog:
             # NEST cannot reset a network's state through PyNN: build it afresh.
             if self._setup is None:
                 raise UnsupportedError(
@@ -273,12 +283,16 @@ class PyNNNetwork:
             self._built.clear()
             self.populations.clear()
             self.projections.clear()
+            self._analog = analog
             self._build(self._progress)
         start = self.backend.start_steps
         set_times = self.backend.set_spike_times
         for name, x in arrays.items():
+            if name in analog:
+                continue
             times = [(np.flatnonzero(x[:, i]) + start) * self.h for i in range(x.shape[1])]
             set_times(self.sim, self.populations[name], times)
+        self._inject_analog(arrays, steps)
         if self._bias is not None:
             set_times(self.sim, self._bias, [(np.arange(steps) + start) * self.h])
         max_lag = max((b.lag for b in self._built.values()), default=0)
@@ -287,6 +301,26 @@ class PyNNNetwork:
             self.sim.run((steps + start + max_lag + 1) * self.h)
         self._runs += 1
         return {name: self._read(out, steps) for name, out in self.plan.outputs.items()}
+
+    def _inject_analog(self, arrays: dict[str, np.ndarray], steps: int) -> None:
+        """Analog inputs: per target population, the composed input of each step (no synaptic
+        delay: the depth is kept as is) goes to the backend's ``inject_analog`` together with
+        the first simulator step, ``start + depth + analog_offset``, that stands for reference
+        step 0 of the population."""
+        totals: dict[str, np.ndarray] = {}
+        for proj in self.plan.projections:
+            if proj.source not in self._analog:
+                continue
+            drive = np.asarray(proj.weights @ arrays[proj.source].T).T  # (steps, post)
+            totals[proj.target] = totals.get(proj.target, 0.0) + drive
+        for target, drive in totals.items():
+            built = self._built[target]
+            first = self.backend.start_steps + built.plan.depth + self.backend.analog_offset
+            jump = None
+            if built.cells.current is not None:
+                jump = drive * built.cells.current(_nir_params(built.plan), self._ctx(built.plan))
+            native = drive * self._gains[target] * self.backend.weight_scale
+            self.backend.inject_analog(self.sim, built, jump, native, first, self.h)
 
     def _read(self, out: Any, steps: int) -> np.ndarray:
         built = self._built[out.source]
@@ -313,21 +347,44 @@ class PyNNNetwork:
 
     def _check_inputs(
         self, inputs: Mapping[str, np.ndarray], steps: int | None
-    ) -> tuple[dict[str, np.ndarray], int]:
-        """The reference's checks (:func:`check_inputs`), then spikes only: ``(steps, cells)``."""
+    ) -> tuple[dict[str, np.ndarray], int, frozenset[str]]:
+        """The reference's checks (:func:`check_inputs`); then ``(steps, cells)`` per Input,
+        the steps, and the analog Inputs (values other than 0/1), each checked for current
+        sources: the backend must have them and every neuron it feeds a delta synapse."""
         shapes = {p.name: p.shape for p in self.plan.populations.values() if p.kind == "Input"}
         arrays, steps, _ = check_inputs(inputs, shapes, steps)
         flat = {}
+        analog = set()
         for name, x in arrays.items():
             x = x[:, 0].reshape(steps, -1)
-            if not np.all((x == 0) | (x == 1)):
+            flat[name] = x
+            if np.all((x == 0) | (x == 1)):
+                continue
+            analog.add(name)
+            if self.backend.inject_analog is None:
                 raise UnsupportedError(
-                    "only spike inputs (0/1 per step) are supported on PyNN targets so far",
+                    f"analog (non-spike) inputs need current sources or direct state input, "
+                    f"which the {self.backend.name} backend does not support here; give spikes "
+                    "(0/1 per step)",
                     node=name,
                     target=TARGET,
                 )
-            flat[name] = x
-        return flat, steps
+            for proj in self.plan.projections:
+                if proj.source != name:
+                    continue
+                target = self.plan.populations[proj.target]
+                cells = cell_map(
+                    target.kind, self.reset, target.name, self.backend.cells, self.backend.name
+                )
+                if cells.synapse not in self.backend.analog_synapses:
+                    raise UnsupportedError(
+                        f"the analog input {name!r} would enter {self.backend.name}'s "
+                        f"{cells.model} as a current source, which bypasses the {target.kind}'s "
+                        "synaptic current; give spikes, or feed an LIF/IF/LI/I node",
+                        node=target.name,
+                        target=TARGET,
+                    )
+        return flat, steps, frozenset(analog)
 
     def close(self) -> None:
         """End the simulation (``sim.end()``) and release the backend's workspace."""

@@ -272,7 +272,7 @@ def _board_cores() -> int:
 
 
 def _load_inputs(net: Any, inputs: Mapping[str, np.ndarray], steps: int) -> None:
-    arrays, steps = net._check_inputs(inputs, steps)
+    arrays, steps, _ = net._check_inputs(inputs, steps)
     start = net.backend.start_steps
     for name, x in arrays.items():
         times = [(np.flatnonzero(x[:, i]) + start) * net.h for i in range(x.shape[1])]

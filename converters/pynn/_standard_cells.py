@@ -33,6 +33,7 @@ from ._cells import (
     _leak_drive,
     _same,
     _tau_row,
+    with_current_sources,
 )
 
 _THRESHOLD = Row("v_threshold", "v_thresh", _same, _same)
@@ -126,6 +127,8 @@ BRIAN2_CELL_MAPS: dict[tuple[str, str], CellMap] = {
     ),
     ("CubaLI", "-"): _exp("CubaLI", (), _QUIET, False),
 }
+#: Analog inputs on Brian2's delta rows (``cm`` = 1 nF).
+BRIAN2_CELL_MAPS = with_current_sources(BRIAN2_CELL_MAPS, "cm", 1.0)
 
 
 # -- NEURON -------------------------------------------------------------------------------------

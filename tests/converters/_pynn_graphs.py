@@ -34,9 +34,11 @@ def random_cases(
     steps: int = 60,
     p_in: float = 0.2,
     recurrent: bool = True,
+    analog: bool = False,
 ) -> list[Case]:
-    """``count`` random networks (zero reset; feedback onto an earlier layer excluded: it needs a
-    negative delay), with random spike inputs."""
+    """``count`` random networks (feedback onto an earlier layer excluded: it needs a negative
+    delay), with random spike inputs, or with ``analog`` real-valued inputs (normal, mean 0.5,
+    deviation 0.5: both signs)."""
     cases = []
     while len(cases) < count:
         net = random_net(
@@ -52,7 +54,10 @@ def random_cases(
             continue
         if not recurrent and any(layer.w_rec is not None for layer in net.layers):
             continue
-        x = random_spikes(rng, steps, 1, net.n_in, p_in)[:, 0]
+        if analog:
+            x = rng.normal(0.5, 0.5, (steps, net.n_in))
+        else:
+            x = random_spikes(rng, steps, 1, net.n_in, p_in)[:, 0]
         cases.append(Case(net, to_nir(net), x))
     return cases
 

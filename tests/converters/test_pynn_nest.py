@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import nir
 import numpy as np
 import pytest
 
 import nirbridge
 from nirbridge.converters.pynn import plan_network, to_pynn
 from tests.conftest import paper_file, require
+from tests.converters._pynn_graphs import random_cases, run_batch
 from tests.reference._nets import random_net, random_spikes, to_nir
 
 pytestmark = pytest.mark.nest
@@ -90,6 +92,72 @@ def test_feed_forward_cubalif_zero_reset_is_spike_exact(sim, integrator):
         compared += 1
         spikes += int(ref.sum())
     assert spikes > 100
+
+
+@pytest.mark.parametrize("integrator", ["euler", "exact"])
+@pytest.mark.parametrize("reset", ["zero", "subtract"])
+def test_random_graphs_with_analog_inputs_are_spike_exact(sim, integrator, reset):
+    """Analog (real-valued) Inputs drive one step current source per neuron they reach; each
+    batch mixes 15 analog-input and 10 spike-input networks (50 random LIF/IF networks, 30 of
+    them analog, per mode)."""
+    rng = np.random.default_rng(40 + 2 * (integrator == "exact") + (reset == "subtract"))
+    spikes = analog = 0
+    for _ in range(2):
+        cases = random_cases(rng, 15, kinds=("LIF", "IF"), p_in=0.5, analog=True)
+        cases += random_cases(rng, 10, kinds=("LIF", "IF"))
+        pairs = run_batch(sim, cases, integrator=integrator, reset=reset)
+        for case, (ref, out) in zip(cases, pairs, strict=True):
+            np.testing.assert_array_equal(out, ref, err_msg=case.net.describe())
+            spikes += int(ref.sum())
+            analog += not np.all((case.x == 0) | (case.x == 1))
+    assert analog == 30 and spikes > 1500
+
+
+def _analog_li_graph(rng, kind: str):
+    n_in, n = 3, 4
+    params = {"tau": np.full(n, 5e-3), "r": rng.uniform(0.5, 2, n), "v_leak": rng.normal(0, 0.2, n)}
+    node = {
+        "LI": lambda: nir.LI(**params),
+        "I": lambda: nir.I(r=params["r"]),
+        "CubaLIF": lambda: nir.CubaLIF(
+            tau_syn=np.full(n, 5e-3),
+            tau_mem=np.full(n, 1e-2),
+            r=np.ones(n),
+            v_leak=np.zeros(n),
+            v_threshold=np.ones(n),
+            v_reset=np.zeros(n),
+        ),
+    }[kind]()
+    return nir.NIRGraph(
+        nodes={
+            "input": nir.Input(np.array([n_in])),
+            "fc": nir.Affine(rng.normal(0, 1, (n, n_in)), rng.normal(0, 0.1, n)),
+            "cell": node,
+            "output": nir.Output(np.array([n])),
+        },
+        edges=[("input", "fc"), ("fc", "cell"), ("cell", "output")],
+    )
+
+
+@pytest.mark.parametrize("kind", ["LI", "I"])
+def test_analog_inputs_into_voltage_outputs_match_the_reference(sim, kind):
+    rng = np.random.default_rng(5)
+    graph = _analog_li_graph(rng, kind)
+    x = rng.normal(0, 1, (40, 3))
+    ref = nirbridge.simulate(graph, {"input": x}, dt=1e-3, reset="zero").outputs["output"]
+    with to_pynn(graph, sim, dt=1e-3, reset="zero") as net:
+        out = net.run({"input": x})["output"]
+    assert np.abs(ref).max() > 0.01
+    # I: the current source needs a leak; the membrane leaks 2**-40 per step
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_analog_input_into_exponential_synapses_is_refused_by_node(sim):
+    graph = _analog_li_graph(np.random.default_rng(6), "CubaLIF")
+    with to_pynn(graph, sim, dt=1e-3, reset="zero") as net:
+        net.run({"input": np.ones((5, 3))})  # spikes are fine
+        with pytest.raises(nirbridge.UnsupportedError, match="node 'cell'.*analog input 'input'"):
+            net.run({"input": np.full((5, 3), 0.5)})
 
 
 def test_unreproducible_constructs_are_named(sim):

@@ -97,6 +97,15 @@ def test_consecutive_spikes_are_what_neuron_misses(sim):
     np.testing.assert_array_equal(out[:, 0], np.eye(10)[0])
 
 
+def test_analog_inputs_are_refused_by_node(sim):
+    """NEURON's backward-Euler membrane would need its own current propagator and a measured
+    timing; analog inputs stay refused there."""
+    graph = nirbridge.read(paper_file("01_lif", "lif_norse.nir"))
+    net = to_pynn(graph, sim, dt=1e-4, reset="zero")
+    with net, pytest.raises(nirbridge.UnsupportedError, match="node 'input'.*current sources"):
+        net.run({"input": np.full((10, 1), 0.5)})
+
+
 def test_subtract_reset_is_refused_by_node(sim):
     graph = nirbridge.read(paper_file("01_lif", "lif_norse.nir"))  # NIR 0.1.1: subtract
     with pytest.raises(nirbridge.UnsupportedError, match="node '1'.*neuron.*subtract"):
