@@ -13,8 +13,6 @@ round-off (docs/eprop.md states the measured agreement and the order of operatio
 """
 
 from ._learner import EPropLearner, EPropResult, eprop_gradients
-from ._nir import NAMES, to_graph
+from ._nir import NAMES
 
-EPropLearner.to_nir = to_graph  # type: ignore[attr-defined]
-
-__all__ = ["EPropLearner", "EPropResult", "NAMES", "eprop_gradients", "to_graph"]
+__all__ = ["EPropLearner", "EPropResult", "NAMES", "eprop_gradients"]

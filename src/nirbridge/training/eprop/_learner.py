@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import nir
 import numpy as np
 import torch
 
@@ -11,7 +12,9 @@ from ..._errors import LearningRuleError, ShapeError, SimulationInputError
 from ...learning import EProp
 from .._layers import LayerParams
 from . import _bsshslm as bss
+from ._nir import to_graph
 from ._online import OnlineEngine
+from ._online import simulate as online_simulate
 from ._optimizer import NestOptimizer
 from ._setup import EPropSetup, resolve
 
@@ -341,21 +344,17 @@ class EPropLearner:
 
     @torch.no_grad()
     def forward(self, x: object) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hidden spikes and readout (T, B, n) from rest, weights fixed (no learning)."""
+        """Hidden spikes and readout (T, B, n) from rest, weights fixed (no learning);
+        ``bsshslm_2020``: each batch row is a trial (its first step's input is dropped)."""
         (x,) = self._net.check(x, None)
-        s = self.setup
-        weights = self._net.weights
-        if s.online:
-            engine = OnlineEngine(
-                s, weights, self.feedback, x.shape[1], optimizers=None, frozen_rec=None
-            )
-            zeros = torch.zeros(x.shape[1], self._net.sizes[2], dtype=x.dtype, device=x.device)
-            zs, ys = [], []
-            for t in range(x.shape[0]):
-                z, y, _ = engine.step(x[t], zeros, zeros)
-                zs.append(z)
-                ys.append(y)
-            return torch.stack(zs), torch.stack(ys)
-        state = bss.TrialState.zeros(x.shape[1], self._net.sizes[1], self._net.sizes[2], x)
-        _, z, y, _ = bss.simulate(s, weights, x, state)
+        if self.setup.online:
+            return online_simulate(self.setup, self._net.weights, x)
+        n_hid, n_out = self._net.sizes[1:]
+        state = bss.TrialState.zeros(x.shape[1], n_hid, n_out, x)
+        _, z, y, _ = bss.simulate(self.setup, self._net.weights, x, state)
         return z, y
+
+    def to_nir(self) -> nir.NIRGraph:
+        """The network and its rule as a NIR graph that runs spike for spike on the reference
+        (see :mod:`._nir`; LIF hidden neurons only)."""
+        return to_graph(self)

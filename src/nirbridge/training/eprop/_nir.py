@@ -15,6 +15,7 @@ feed the graph trials whose first step is silent to reproduce them.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import nir
 import numpy as np
@@ -23,14 +24,17 @@ from ..._errors import UnsupportedError
 from ...graph import with_metadata
 from ...learning import EProp, Scope, attach
 
+if TYPE_CHECKING:
+    from ._learner import EPropLearner
+
 #: Node names of the exported graph.
 NAMES = ("input", "w_in", "hidden", "w_rec", "w_out", "readout", "output")
 
 
-def to_graph(learner: object) -> nir.NIRGraph:
+def to_graph(learner: EPropLearner) -> nir.NIRGraph:
     """The learner's network and rule as a NIR graph (see the module docstring)."""
-    rule: EProp = learner.rule  # type: ignore[attr-defined]
-    hidden, readout, setup = learner.hidden, learner.readout, learner.setup  # type: ignore[attr-defined]
+    rule: EProp = learner.rule
+    hidden, readout, setup = learner.hidden, learner.readout, learner.setup
     if setup.alif:
         raise UnsupportedError(
             "ALIF neurons have no NIR node; export needs LIF hidden neurons",
@@ -38,9 +42,9 @@ def to_graph(learner: object) -> nir.NIRGraph:
             target="nir",
         )
     dt = hidden.dt
-    w_in = learner.w_in.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
-    w_rec = learner.w_rec.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
-    w_out = learner.w_out.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
+    w_in = learner.w_in.detach().cpu().numpy().astype(np.float64)
+    w_rec = learner.w_rec.detach().cpu().numpy().astype(np.float64)
+    w_out = learner.w_out.detach().cpu().numpy().astype(np.float64)
     n_hid, n_in = w_in.shape
     n_out = w_out.shape[0]
     if not setup.online:
@@ -77,10 +81,10 @@ def to_graph(learner: object) -> nir.NIRGraph:
     graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     with_metadata(graph, dt=dt, reset="subtract", integrator="euler")
     plastic = [("input", "w_in"), ("hidden", "w_out")]
-    if learner.has_recurrence:  # type: ignore[attr-defined]
+    if learner.has_recurrence:
         plastic.insert(1, ("hidden", "w_rec"))
     scope = Scope(plastic_edges=tuple(plastic), readout="readout")
     changes: dict[str, object] = {"scope": scope, "readout_tau": readout.tau_mem}
     if rule.feedback == "random":
-        changes["B"] = learner.feedback.detach().cpu().numpy().astype(np.float64)  # type: ignore[attr-defined]
+        changes["B"] = learner.feedback.detach().cpu().numpy().astype(np.float64)
     return attach(graph, dataclasses.replace(rule, **changes))

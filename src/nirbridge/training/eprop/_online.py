@@ -237,3 +237,29 @@ class OnlineEngine:
         for h in sorted(self.entries):
             nxt = self.entries.get(h + 1)
             self._process(h, None if nxt is None else nxt.arrivals)
+
+
+def simulate(
+    setup: EPropSetup, weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor], x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The network alone, from rest, with fixed weights: hidden spikes and readout (T, B, n),
+    the same float operations as :meth:`OnlineEngine.step`."""
+    s = setup
+    w_in, w_rec, w_out = weights
+    batch = x.shape[1]
+    v = x.new_zeros(batch, w_in.shape[0])
+    z, a = torch.zeros_like(v), torch.zeros_like(v)
+    y = x.new_zeros(batch, w_out.shape[0])
+    zs, ys = [], []
+    for t in range(x.shape[0]):
+        v = (x[t] @ w_in.T + z @ w_rec.T) + s.decay * v
+        threshold: torch.Tensor | float = s.threshold
+        if s.alif:
+            a = s.adapt_decay * a + z
+            threshold = s.threshold + s.adapt_beta * a
+        z = (v >= threshold).to(v.dtype)
+        v = v - s.threshold * z
+        y = z @ w_out.T + s.decay_out * y
+        zs.append(z)
+        ys.append(y)
+    return torch.stack(zs), torch.stack(ys)
