@@ -188,3 +188,51 @@ def test_nir2pynn_missing_model_is_a_clear_error():
     exe = Path(sys.executable).parent / "nir2pynn"
     proc = subprocess.run([str(exe), "model.nir"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "model.nir: no such file" in proc.stderr
+
+
+def test_one_rule_says_which_outputs_carry_spikes(tmp_path, capsys):
+    """``nirbridge simulate`` and ``nir2pynn`` share ``spiking_outputs`` and the summary: an
+    Output fed by a spiking neuron holds 0/1 bytes, one fed by an LI neuron or an Input values."""
+    import nir
+
+    from nirbridge.cli._outputs import spiking_outputs
+
+    n = 3
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type={"input": np.array([n])}),
+            "lif": nir.LIF(
+                tau=np.full(n, 2e-3),
+                r=np.ones(n),
+                v_leak=np.zeros(n),
+                v_threshold=np.full(n, 0.3),
+                v_reset=np.zeros(n),
+            ),
+            "li": nir.LI(tau=np.full(n, 2e-3), r=np.ones(n), v_leak=np.zeros(n)),
+            "spikes": nir.Output(output_type={"output": np.array([n])}),
+            "voltage": nir.Output(output_type={"output": np.array([n])}),
+            "echo": nir.Output(output_type={"output": np.array([n])}),
+        },
+        edges=[
+            ("input", "lif"),
+            ("lif", "spikes"),
+            ("lif", "li"),
+            ("li", "voltage"),
+            ("input", "echo"),
+        ],
+        type_check=False,
+    )
+    assert spiking_outputs(graph) == {"spikes": True, "voltage": False, "echo": False}
+    import nirbridge
+
+    model = tmp_path / "g.nir"
+    nirbridge.write(model, graph)
+    np.savez(tmp_path / "in.npz", input=np.eye(20, n))
+    out = tmp_path / "out.npz"
+    args = ["simulate", str(model), "--dt", "1e-3", "--input", str(tmp_path / "in.npz")]
+    assert main([*args, "--output", str(out), "--reset", "zero"]) == 0
+    text = capsys.readouterr().out
+    assert "spikes: 3 spikes, shape (20, 3)" in text and "voltage: range [" in text
+    with np.load(out) as data:
+        assert data["spikes"].dtype == np.uint8 and data["voltage"].dtype == np.float64
+        assert data["echo"].dtype == np.float64

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,6 @@ import numpy as np
 from .._errors import LearningRuleError, NirBridgeError, SimulationInputError
 from ..graph import (
     NODE_SPECS,
-    SPIKING_TYPES,
     back_edges,
     check_graph,
     infer_shapes,
@@ -27,7 +25,9 @@ from ..learning import METADATA_KEY, LearningRule, rule_of
 from ..learning._base import jsonable
 from ..reference import ReferenceSimulator
 from ._files import load_inputs, save_outputs
+from ._outputs import print_summary, spiking_outputs, stored
 from ._plot import plot_outputs
+from ._progress import progress_enabled
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -41,24 +41,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.steps is None:
             raise SimulationInputError("give --input IN.npz, or --steps N to run on zero input")
         inputs = {name: np.zeros((args.steps, *sim.shapes[name])) for name in sim.inputs}
-    progress = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
-    result = sim.run(inputs, args.steps, progress=progress)
-    spiking = {name: _is_spiking(sim, name) for name in result.outputs}
-    arrays = {
-        name: (arr.astype(np.uint8) if spiking[name] else arr)
-        for name, arr in result.outputs.items()
-    }
+    result = sim.run(inputs, args.steps, progress=progress_enabled(args.progress))
+    spiking = spiking_outputs(graph)
+    arrays = stored(result.outputs, spiking)
     save_outputs(args.output, arrays)
     steps = next(iter(arrays.values())).shape[0] if arrays else 0
     print(
         f"simulated {steps} steps at dt = {sim.dt:g} s ({sim.integrator}, reset {sim.reset}) "
         f"-> {args.output}"
     )
-    for name, arr in arrays.items():
-        if spiking[name]:
-            print(f"  {name}: {int(arr.sum())} spikes, shape {arr.shape}")
-        else:
-            print(f"  {name}: range [{arr.min():.4g}, {arr.max():.4g}], shape {arr.shape}")
+    print_summary(arrays, spiking)
     if args.plot:
         plot_outputs(
             args.plot,
@@ -69,12 +61,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         print(f"  plot -> {args.plot}")
     return 0
-
-
-def _is_spiking(sim: ReferenceSimulator, output: str) -> bool:
-    """Whether an Output node carries spikes: every path into it starts at a spiking node."""
-    sources = list(sim.plan.forward[output]) + list(sim.plan.delayed[output])
-    return bool(sources) and all(type_name(sim.graph.nodes[s]) in SPIKING_TYPES for s in sources)
 
 
 def describe(path: str, *, check: bool = True) -> dict[str, Any]:

@@ -1,5 +1,12 @@
 """``nir2pynn``: run a NIR graph on a PyNN simulator, in the reference's timing.
 
+``--emit-script OUT.py`` writes the converted network as a standalone, commented PyNN script
+(numpy and pyNN only; no nirbridge) with its arrays (cell parameters, weights, input spike times)
+in ``OUT.npz`` beside it; ``python OUT.py [OUTPUT.npz]`` runs it and writes the outputs in the
+OUT.npz contract below. With ``--emit-script`` and neither ``--output`` nor ``--plot``, nothing
+runs here. Progress bars (building, running) go to stderr when it is a terminal, or with
+``--progress``.
+
 NEST is the default; Brian2 and NEURON run PyNN's standard cell types (zero reset only). sPyNNaker
 is named in ``--simulator`` and fails with a clear message until it is supported.
 """
@@ -18,7 +25,9 @@ import numpy as np
 from .._errors import NirBridgeError, SimulationInputError, UnsupportedError
 from ..graph import read
 from ._files import load_inputs, save_outputs
+from ._outputs import print_summary, spiking_outputs, stored
 from ._plot import plot_outputs
+from ._progress import ProgressSim, progress_enabled
 
 SIMULATORS = {
     "nest": "pyNN.nest",
@@ -34,8 +43,10 @@ file contract: IN.npz holds one array per Input node, named after the node, shap
 (steps, *output shape), spikes as 0/1 (voltages for non-spiking outputs), in the reference's
 timing: the converter shifts every population by its depth and reads outputs that many steps late.
 
-example:
+examples:
   nir2pynn lif.nir --dt 1e-4 --input in.npz --output out.npz --plot raster.png
+  nir2pynn lif.nir --dt 1e-4 --input in.npz --emit-script lif_nest.py   # + lif_nest.npz
+  python lif_nest.py out.npz      # the same outputs, with PyNN and NEST only
 """
 
 
@@ -91,7 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
         "placements and fixed-point errors instead of running",
     )
     p.add_argument(
-        "--emit-script", metavar="OUT.py", help="write a standalone PyNN script (not available yet)"
+        "--emit-script",
+        metavar="OUT.py",
+        help="write the converted network as a standalone, commented PyNN script (needs only "
+        "numpy and PyNN) with its arrays and input spike times in OUT.npz beside it; runs "
+        "nothing here unless --output or --plot is given",
+    )
+    p.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        nargs="?",
+        const="on",
+        default="auto",
+        help="progress bars for building and running, on stderr (auto: only on a terminal; "
+        "--progress alone: on)",
     )
     return p
 
@@ -117,8 +141,6 @@ def _quiet_simulators() -> None:
 
 def _run(args: argparse.Namespace) -> int:
     _quiet_simulators()
-    if args.emit_script:
-        raise UnsupportedError("--emit-script is not implemented yet", target="pynn")
     if args.simulator not in SUPPORTED:
         raise UnsupportedError(
             f"simulator {args.simulator!r} is not supported by nir2pynn yet (supported: "
@@ -127,8 +149,15 @@ def _run(args: argparse.Namespace) -> int:
         )
     graph = read(args.model, reset=args.reset)
     if args.map_only or args.simulator == "spinnaker":
+        if args.emit_script:
+            raise UnsupportedError(
+                "--emit-script writes scripts for simulators that run here, not for mapping "
+                "onto a virtual board",
+                target="pynn",
+            )
         return _map_only(args, graph)
     from nirbridge.converters.pynn import to_pynn
+    from nirbridge.converters.pynn._script import BuildLog, write_script
 
     try:
         with warnings.catch_warnings():
@@ -140,16 +169,20 @@ def _run(args: argparse.Namespace) -> int:
             f"pip install 'nirbridge[{args.simulator}]'",
             target="pynn",
         ) from exc
+    progress = progress_enabled(args.progress)
+    log = BuildLog(sim) if args.emit_script else None  # keeps what the converter makes
+    module = log if log is not None else sim
     net = to_pynn(
         graph,
-        sim,
+        ProgressSim(module) if progress else module,
         dt=args.dt,
         integrator=args.integrator,
         reset=args.reset,
         approximate=args.approximate,
         threads=args.threads,
-        progress=sys.stderr.isatty(),
+        progress=progress,
     )
+    spiking = spiking_outputs(graph)
     with net:
         inputs_names = [p.name for p in net.plan.populations.values() if p.kind == "Input"]
         if args.input:
@@ -162,9 +195,24 @@ def _run(args: argparse.Namespace) -> int:
             raise SimulationInputError("give --input IN.npz, or --steps N to run on zero input")
         for note in net.plan.approximations:
             print(f"nir2pynn: approximation: {note}", file=sys.stderr)
+        if log is not None:
+            data = write_script(
+                args.emit_script,
+                net,
+                log,
+                inputs,
+                args.steps,
+                spiking=spiking,
+                title=os.path.basename(args.model),
+            )
+            print(
+                f"script -> {args.emit_script} (arrays: {data}); run: python "
+                f"{args.emit_script} [OUTPUT.npz]"
+            )
+            if not (args.output or args.plot):
+                return 0
         outputs = net.run(inputs, args.steps)
-    spiking = {n: net.plan.populations[o.source].spiking for n, o in net.plan.outputs.items()}
-    arrays = {n: (a.astype(np.uint8) if spiking[n] else a) for n, a in outputs.items()}
+    arrays = stored(outputs, spiking)
     if args.output:
         save_outputs(args.output, arrays)
     steps = next(iter(arrays.values())).shape[0] if arrays else 0
@@ -173,11 +221,7 @@ def _run(args: argparse.Namespace) -> int:
         f"reset {net.reset}, {net.plan.n_synapses} synapses)"
         + (f" -> {args.output}" if args.output else "")
     )
-    for name, arr in arrays.items():
-        if spiking[name]:
-            print(f"  {name}: {int(arr.sum())} spikes, shape {arr.shape}")
-        else:
-            print(f"  {name}: range [{arr.min():.4g}, {arr.max():.4g}], shape {arr.shape}")
+    print_summary(arrays, spiking)
     if args.plot:
         plot_outputs(
             args.plot,
