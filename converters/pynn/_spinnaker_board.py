@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -77,7 +78,8 @@ class VirtualBoard:
     @contextlib.contextmanager
     def setup_scope(self) -> Iterator[None]:
         """Point sPyNNaker's configuration search at the temporary directory (for
-        ``sim.setup``, which reads the files; restored afterwards)."""
+        ``sim.setup``, which reads the files); the environment, the working directory and the
+        root logger's handlers are restored afterwards."""
         if self.directory is None:
             raise RuntimeError("enter the VirtualBoard before setup")
         # the user file is found once, in HOME; the XDG directories are empty
@@ -86,11 +88,16 @@ class VirtualBoard:
         values = {"HOME": self.directory, "XDG_CONFIG_HOME": xdg, "XDG_CONFIG_DIRS": xdg}
         saved = {k: os.environ.get(k) for k in values}
         cwd = os.getcwd()
+        # sPyNNaker also gives the root logger's handlers its own filter and formatter
+        handlers = [(h, list(h.filters), h.formatter) for h in logging.root.handlers]
         os.environ.update({k: str(v) for k, v in values.items()})
         os.chdir(self.directory)
         try:
             yield
         finally:
+            for handler, filters, formatter in handlers:
+                handler.filters[:] = filters
+                handler.setFormatter(formatter)
             os.chdir(cwd)
             for key, value in saved.items():
                 if value is None:

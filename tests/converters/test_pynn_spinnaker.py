@@ -15,6 +15,7 @@ What can be checked without a board:
 
 from __future__ import annotations
 
+import logging
 import os
 
 import nir
@@ -116,6 +117,8 @@ def test_home_and_working_directory_stay_untouched(sim, tmp_path, monkeypatch):
     work.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(work)
+    handler = logging.StreamHandler()
+    logging.root.addHandler(handler)
     graph = _lif_graph(3)
     with to_pynn(graph, sim, dt=1e-3, reset="zero") as net:
         directory = net._workspace.directory
@@ -127,6 +130,8 @@ def test_home_and_working_directory_stay_untouched(sim, tmp_path, monkeypatch):
     assert map_on_spinnaker(graph, dt=1e-3, reset="zero", steps=10, sim=sim).fits
     assert list(home.iterdir()) == [] and list(work.iterdir()) == []
     assert os.getcwd() == str(work)
+    logging.root.removeHandler(handler)
+    assert handler.filters == [] and handler.formatter is None  # the caller's logging as it was
 
 
 def test_constructs_without_a_spinnaker_form_are_named(sim):
