@@ -7,8 +7,10 @@ fast-sigmoid surrogate (slope 25). The input weights are drawn so that about 9 %
 entries spike. Loss: the spike counts (summed over steps and batch) dotted with a fixed random
 vector, so every implementation backpropagates the same dense gradient.
 
-Configurations, each timed in this process (median of ``--repeats`` forward+backward after one
-warm-up, one thread):
+Configurations, all timed in this process, one thread: one warm-up each, then ``--repeats``
+rounds in which every configuration runs once (round robin, so that load from other work on the
+machine falls on all of them alike); the figures are medians of the CPU time per forward+backward
+(``time.process_time``; wall-clock medians are reported too):
 
 - ``ours``: :func:`nirbridge.training.kernels.run_layer` with ``impl="auto"``, and each
   implementation by name (``script``, ``eager``, ``compile``);
@@ -20,11 +22,13 @@ warm-up, one thread):
   same weights, dt = 1 ms.
 
 Memory: each configuration runs once more in a fresh subprocess, which reports its peak
-resident set size (``ru_maxrss``) minus its resident size after setup (imports, data, weights,
-and a tiny warm-up run that scripts/compiles): the memory one forward+backward adds.
+resident set size during one forward+backward (the kernel's high-water mark ``VmHWM``, reset
+first) minus its resident size before it, after setup (imports, data, weights, and a tiny
+warm-up run that scripts/compiles): the memory one forward+backward adds. Linux only.
 
-Prints a table, then one JSON line with ``speedup_vs_snntorch``, ``speedup_vs_eager``,
-``memory_ratio_vs_eager`` (ours over eager autograd) and the raw figures.
+Prints a table, then one JSON line with ``speedup_vs_snntorch``, ``speedup_vs_eager`` (CPU-time
+ratios; ``..._wall`` the wall-clock ones), ``memory_ratio_vs_eager`` (ours over eager autograd)
+and the raw figures.
 
 Run: ``OMP_NUM_THREADS=1 python benchmarks/kernels.py [--repeats R] [--skip-memory]``
 """
@@ -33,9 +37,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import _common  # noqa: F401  (sets one thread before numpy/torch load)
@@ -148,23 +153,30 @@ def runner(name: str, x: torch.Tensor, w: torch.Tensor, w_rec: torch.Tensor, g: 
     raise ValueError(name)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
+def _status_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) of this process, in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def memory_child(name: str, n_in: int, rate: float) -> None:
-    """Subprocess side: warm up on a tiny problem, then one full forward+backward."""
+    """Subprocess side: warm up on a tiny problem, then one full forward+backward; prints the
+    peak resident size during it minus the resident size before it. (The peak is the kernel's
+    high-water mark, reset to the current size first through /proc/self/clear_refs; getrusage's
+    ru_maxrss would not do: it survives exec, so it starts at the parent's size.)"""
     torch.set_num_threads(1)
     tiny = problem(n_in, rate, steps=5, batch=2)
     runner(name, *tiny)()
     data = problem(n_in, rate)
     run = runner(name, *data)
-    base = rss_mb()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the high-water mark to the current resident size
+    base = _status_mb("VmRSS")
     run()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_mb": peak - base}))
+    print(json.dumps({"peak_mb": _status_mb("VmHWM") - base}))
 
 
 def peak_memory(name: str, n_in: int, rate: float) -> float:
@@ -189,18 +201,28 @@ def main() -> None:
         return
     torch.set_num_threads(1)
     data = problem(args.inputs, args.rate)
-    seconds: dict[str, float] = {}
-    rates: dict[str, float] = {}
+    runs = {name: runner(name, *data) for name in CONFIGS}
+    rates = {name: float(run().detach().mean()) for name, run in runs.items()}  # warm-up
+    wall: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    cpu: dict[str, list[float]] = {name: [] for name in CONFIGS}
+    for _ in range(args.repeats):  # round robin: load from other work falls on all alike
+        for name, run in runs.items():
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            run()
+            wall[name].append(time.perf_counter() - start_wall)
+            cpu[name].append(time.process_time() - start_cpu)
+    seconds = {name: statistics.median(v) for name, v in cpu.items()}
+    wall_seconds = {name: statistics.median(v) for name, v in wall.items()}
     memory: dict[str, float] = {}
-    print(f"{'configuration':>16} {'s / iteration':>14} {'spike rate':>11} {'peak MB':>9}")
+    if not args.skip_memory:
+        memory = {name: peak_memory(name, args.inputs, args.rate) for name in CONFIGS}
+    print(f"{'configuration':>16} {'CPU s':>8} {'wall s':>8} {'spike rate':>11} {'peak MB':>9}")
     for name in CONFIGS:
-        run = runner(name, *data)
-        rates[name] = float(run().float().mean())
-        seconds[name] = _common.median_seconds(run, args.repeats, warmup=0)
-        if not args.skip_memory:
-            memory[name] = peak_memory(name, args.inputs, args.rate)
         mem = f"{memory[name]:>9.1f}" if name in memory else f"{'-':>9}"
-        print(f"{name:>16} {seconds[name]:>14.4f} {rates[name]:>11.4f} {mem}")
+        print(
+            f"{name:>16} {seconds[name]:>8.4f} {wall_seconds[name]:>8.4f} {rates[name]:>11.4f} "
+            f"{mem}"
+        )
     result: dict[str, object] = {
         "benchmark": "kernels",
         "steps": STEPS,
@@ -211,6 +233,9 @@ def main() -> None:
         "default_impl": default_impl(),
         "hidden_spike_rate": round(rates["ours"], 4),
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        "wall_seconds": {k: round(v, 4) for k, v in wall_seconds.items()},
+        "speedup_vs_snntorch_wall": round(wall_seconds["snntorch"] / wall_seconds["ours"], 3),
+        "speedup_vs_eager_wall": round(wall_seconds["eager"] / wall_seconds["ours"], 3),
         "speedup_vs_snntorch": round(seconds["snntorch"] / seconds["ours"], 3),
         "speedup_vs_eager": round(seconds["eager"] / seconds["ours"], 3),
         "speedup_vs_norse": round(seconds["norse"] / seconds["ours"], 3),
@@ -220,7 +245,7 @@ def main() -> None:
     if memory:
         result["peak_mb"] = {k: round(v, 1) for k, v in memory.items()}
         result["memory_ratio_vs_eager"] = round(memory["ours"] / memory["eager"], 3)
-        result["memory_basis"] = "peak RSS over RSS after setup, fresh process each"
+        result["memory_basis"] = "peak RSS (VmHWM) over RSS after setup, fresh process each"
     _common.emit(result)
 
 
