@@ -95,7 +95,14 @@ def _run(rank: int, world: int, args: argparse.Namespace) -> None:
     train, test = recipe.data("train"), recipe.data("test")
     progress = {"auto": None, "on": True, "off": False}[args.progress]
     checkpoint = args.checkpoint or f"{args.output}.ckpt"
-    trainer = Trainer(net, rule, seed=args.seed, checkpoint=checkpoint, progress=progress)
+    trainer = Trainer(
+        net,
+        rule,
+        seed=args.seed,
+        checkpoint=checkpoint,
+        progress=progress,
+        schedule=recipe.schedule,
+    )
 
     def report(rec) -> None:
         if rank == 0:

@@ -81,9 +81,16 @@ class SurrogateEngine:
 class EventPropEngine:
     """EventProp: gradients from the adjoint dynamics (:mod:`nirbridge.training.eventprop`)."""
 
-    def __init__(self, rule: EventProp, **options: Any) -> None:
+    def __init__(self, rule: EventProp) -> None:
+        if rule.regularizers:
+            raise LearningRuleError(
+                "the EventProp engine has no adjoint for regularizers yet",
+                rule=rule.kind,
+                field="regularizers",
+                expected="()",
+                got=f"{len(rule.regularizers)} regularizer(s)",
+            )
         self.rule = rule
-        self.options = options
 
     def run(
         self,
@@ -94,12 +101,15 @@ class EventPropEngine:
         normalizer: int | None = None,
         share: float = 1.0,
     ) -> BatchResult:
-        from . import eventprop
+        from .eventprop import eventprop_forward
+        from .eventprop import readout_loss as eventprop_readout_loss
 
-        layers = [(l.weight, l.bias, l.rec_weight, l.params) for l in net.layers]
-        return eventprop.engine_batch(
-            self.rule, x, layers, labels, normalizer=normalizer, **self.options
-        )
+        layers = [(m.weight, m.bias, m.rec_weight, m.params) for m in net.layers]
+        out = eventprop_forward(x, layers, self.rule.loss)
+        loss = eventprop_readout_loss(out.readout, labels, self.rule.loss)  # batch mean
+        if normalizer is not None:
+            loss = loss * (x.shape[1] / normalizer)
+        return BatchResult(loss, out.prediction)
 
 
 def engine_for(rule: LearningRule, **options: Any) -> Engine:

@@ -38,6 +38,7 @@ class Recipe:
     surrogate: Surrogate | None = None
     reset: str = "subtract"
     bias: bool = False
+    schedule: str = "constant"
 
     def network(self, seed: int) -> SpikingNetwork:
         return SpikingNetwork.build(
@@ -89,9 +90,13 @@ def _mnist5k(recipe: Recipe, split: str) -> SpikeDataset:
 
 
 def _yinyang(recipe: Recipe, split: str) -> SpikeDataset:
-    from .datasets import yinyang_dataset
+    from .datasets import yinyang_spike_times, yinyang_split
 
-    return yinyang_dataset(split, dt=recipe.dt, steps=recipe.steps)
+    points, labels = yinyang_split(split)
+    times = yinyang_spike_times(points)
+    return SpikeDataset.from_spike_times(
+        times, labels, dt=recipe.dt, steps=recipe.steps, name=f"yinyang-{split}"
+    )
 
 
 _LOADERS: dict[str, Callable[[Recipe, str], SpikeDataset]] = {
@@ -101,6 +106,25 @@ _LOADERS: dict[str, Callable[[Recipe, str], SpikeDataset]] = {
 }
 
 RECIPES: dict[tuple[str, str], Recipe] = {
+    # Wunderlich & Pehle's input code (4 coordinates and a bias spike in 0..30 ms), 200 hidden
+    # LIF, 3 leaky-integrator readouts whose maximum voltage is the class score
+    ("yinyang", "surrogate"): Recipe(
+        dataset="yinyang",
+        algorithm="surrogate",
+        dt=1e-3,
+        steps=60,
+        sizes=(5, 200, 3),
+        kinds=("lif", "li"),
+        tau_mem=20e-3,
+        tau_syn=None,
+        loss=Loss(name="max_voltage"),
+        optimizer=Optimizer.adam(2e-3, batch_size=32),
+        epochs=60,
+        weight_std=(1.0, 0.1),
+        weight_mean=(1.0 / 3.0, 0.0),
+        surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
+        schedule="cosine",
+    ),
     ("digits", "surrogate"): Recipe(
         dataset="digits",
         algorithm="surrogate",

@@ -79,6 +79,16 @@ def make_optimizer(spec: Optimizer, params: list[torch.nn.Parameter]) -> torch.o
     )
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(base: float, schedule: str, epoch: int, epochs: int) -> float:
+    """The learning rate of ``epoch`` (0-based) of ``epochs`` under ``schedule``."""
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
+    return base
+
+
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The sample order of ``epoch``: a function of the seed and the epoch only."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -103,6 +113,9 @@ class Trainer:
         seed: Seeds the sample order of every epoch.
         checkpoint: File written atomically after every epoch (and read by ``resume``).
         progress: Show progress bars on stderr (default: when stderr is a terminal).
+        schedule: Learning rate per epoch: "constant" (the rule's), or "cosine" (the rule's
+            rate decayed along half a cosine to 0 at the last epoch). A function of the epoch
+            only, so resumed runs follow it too.
     """
 
     def __init__(
@@ -114,7 +127,11 @@ class Trainer:
         seed: int = 0,
         checkpoint: str | os.PathLike | None = None,
         progress: bool | None = None,
+        schedule: str = "constant",
     ) -> None:
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {schedule!r}")
+        self.schedule = schedule
         self.network = network
         self.rule = rule
         self.engine = engine if engine is not None else engine_for(rule)
@@ -150,6 +167,8 @@ class Trainer:
         self._check_data(train)
         for epoch in range(len(self.history.epochs), epochs):
             start = time.perf_counter()
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate(self.spec.learning_rate, self.schedule, epoch, epochs)
             loss, acc = self._train_epoch(train, epoch, epochs)
             test_loss = test_acc = None
             if test is not None:
@@ -304,4 +323,12 @@ class Trainer:
         os.replace(tmp, path)
 
 
-__all__ = ["CheckpointError", "EpochRecord", "History", "Trainer", "epoch_order", "make_optimizer"]
+__all__ = [
+    "EpochRecord",
+    "History",
+    "SCHEDULES",
+    "Trainer",
+    "epoch_order",
+    "learning_rate",
+    "make_optimizer",
+]
