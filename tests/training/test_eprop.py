@@ -265,6 +265,17 @@ def test_bsshslm_batches_split_like_nest():
     assert not np.allclose(_weights(a)[0], _build(case)[0].w_in.numpy())
 
 
+def test_online_batches_continue_the_stream():
+    """Consecutive calls continue NEST's one simulation: two halves equal the whole."""
+    whole, x, target = _build(ONLINE_CASES["lif-adam-per-spike-batch3"])
+    halves = copy.deepcopy(whole)
+    whole.train_batch(x, target)
+    halves.train_batch(x[:140], target[:140])
+    halves.train_batch(x[140:], target[140:])
+    for wa, wb in zip(_weights(whole), _weights(halves), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
 def test_online_streams_average():
     """B identical streams average to the one stream NEST runs."""
     one, x, target = _build(ONLINE_CASES["lif-adam-symmetric"])

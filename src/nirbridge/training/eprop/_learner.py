@@ -283,6 +283,8 @@ class EPropLearner:
         self.feedback = net.feedback
         self.has_recurrence = w_rec is not None
         self._online: OnlineEngine | None = None
+        self._steps = 0  # online: steps of the streams ended so far
+        self.last: EPropResult | None = None  # the latest batch's readout, spikes, error
         self._bsshslm: bss.BsshslmEngine | None = None
         if self.setup.online:
             frozen = (None, net.frozen, None)
@@ -318,6 +320,7 @@ class EPropLearner:
             if self._online is None or self._online.v.shape[0] != streams:
                 if self._online is not None:
                     self._online.finish()
+                    self._steps = self._online.t
                 self._online = OnlineEngine(
                     s,
                     self._net.weights,
@@ -325,6 +328,7 @@ class EPropLearner:
                     streams,
                     optimizers=self._optimizers,
                     frozen_rec=self._net.frozen,
+                    start=self._steps,
                 )
             return _run_online(self._online, x, target, _window(s, mask, target))
         _window(s, mask, target)
@@ -338,6 +342,7 @@ class EPropLearner:
         ``reset_neurons_on_update``: forget the carried state."""
         if self._online is not None:
             self._online.finish()
+            self._steps = self._online.t
             self._online = None
         if self._bsshslm is not None:
             self._bsshslm.state = None

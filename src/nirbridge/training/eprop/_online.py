@@ -150,7 +150,8 @@ class OnlineEngine:
     """The network and its synapses, stepping ``streams`` input streams in lockstep.
 
     ``optimizers`` (one per weight matrix, or None) change the weights in place; the engine
-    also sums the gradient (:attr:`gradients`).
+    also sums the gradient (:attr:`gradients`). ``start``: steps already run before (NEST's
+    optimizer batches count absolute time steps).
     """
 
     def __init__(
@@ -162,6 +163,7 @@ class OnlineEngine:
         *,
         optimizers: tuple[NestOptimizer, NestOptimizer, NestOptimizer] | None,
         frozen_rec: torch.Tensor | None,
+        start: int = 0,
     ):
         self.s = setup
         w_in, w_rec, w_out = weights
@@ -179,12 +181,12 @@ class OnlineEngine:
             _Projection(setup, w_rec, streams, readout=False, optimizer=opt_rec, frozen=frozen_rec),
             _Projection(setup, w_out, streams, readout=True, optimizer=opt_out),
         )
-        self.t = 0  # steps done
+        self.start = self.t = start  # steps done (NEST's time continues across engines)
         # entry 0: the state before the first step, which a spike arriving in step 1 opens
         # its window with (NEST integrates from one step before the spike)
         rest = torch.zeros_like(self.v)
         self.entries = {
-            0: _Entry(
+            start: _Entry(
                 rest, rest, rest, self.y, (w_in.new_zeros(streams, w_in.shape[1]), rest, rest)
             )
         }
@@ -208,7 +210,7 @@ class OnlineEngine:
         Returns the hidden spikes, the readout and its error signal."""
         s = self.s
         t = self.t = self.t + 1
-        if t >= 2:
+        if t >= self.start + 2:
             self._process(t - 2, self.entries[t - 1].arrivals)
         p_in, p_rec, p_out = self.projections
         z_prev = self.z

@@ -62,6 +62,8 @@ class NestOptimizer:
             # Adam steps taken per column: NEST's beta powers are 1 times beta that many times
             self.count = torch.zeros(n_pre, dtype=torch.long, device=dev)
             self._powers = (weight.new_ones(1), weight.new_ones(1))
+            # columns whose moments may be nonzero (once nonzero, they never return to zero)
+            self.moving = torch.zeros(n_pre, dtype=torch.bool, device=dev)
 
     def call(self, columns: torch.Tensor, idx: int, gradient: torch.Tensor) -> None:
         """``optimized_weight(idx, gradient[:, i], w[:, i])`` for every column ``i`` in
@@ -83,8 +85,12 @@ class NestOptimizer:
         else:
             new = w - self.eta * total
         new = new.clamp(self.w_min, self.w_max)
-        w.copy_(torch.where(due[None, :], new, w))
-        self.cumulative = torch.where(due[None, :], 0.0, self.cumulative)
+        if bool(due.all()):
+            w.copy_(new)
+            self.cumulative.zero_()
+        else:
+            w.copy_(torch.where(due[None, :], new, w))
+            self.cumulative = torch.where(due[None, :], 0.0, self.cumulative)
         self.step = torch.where(due, current, self.step)
 
     def _power_tables(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,23 +113,44 @@ class NestOptimizer:
         others with a zero gradient (NEST's loop in ``WeightOptimizerAdam::optimize_``).
         Columns whose moments and gradient are all zero only advance their step count."""
         count = torch.where(due, self.count + missed, self.count)
-        beta_1_power, beta_2_power = self._power_tables(int(count.max()))
+        powers = self._power_tables(int(count.max()))
+        self.moving |= due & (total != 0).any(0)
+        moving = due & self.moving
         w = self.weight
-        moving = due & ((self.m != 0) | (self.v != 0) | (total != 0)).any(0)
-        if bool(moving.any()):
-            w = w.clone()
-            gradient = total
-            for k in range(int(missed[moving].max())):
-                columns = moving & (missed > k)
-                stepping = columns[None, :]
-                n = torch.where(columns, self.count + k + 1, 0)
-                alpha = self.eta * torch.sqrt(1.0 - beta_2_power[n]) / (1.0 - beta_1_power[n])
-                m = self.beta_1 * self.m + (1.0 - self.beta_1) * gradient
-                v = self.beta_2 * self.v + (1.0 - self.beta_2) * gradient * gradient
-                self.m = torch.where(stepping, m, self.m)
-                self.v = torch.where(stepping, v, self.v)
-                step = alpha[None, :] * self.m / (torch.sqrt(self.v) + self.epsilon)
-                w = torch.where(stepping, w - step, w)
-                gradient = torch.zeros_like(gradient)
+        if not bool(moving.any()):
+            self.count = count
+            return w
+        # the step with the gradient, for every moving column
+        m, v, step = self._step(self.m, self.v, total, self.count + 1, powers)
+        if bool(moving.all()):
+            self.m, self.v, w = m, v, w - step
+        else:
+            cols = moving[None, :]
+            self.m = torch.where(cols, m, self.m)
+            self.v = torch.where(cols, v, self.v)
+            w = torch.where(cols, w - step, w)
+        # the zero-gradient steps of the columns that missed more than one, on those alone
+        extra = (moving & (missed > 1)).nonzero().squeeze(1)
+        if extra.numel():
+            m, v, w_e = self.m[:, extra], self.v[:, extra], w[:, extra]
+            left, n = missed[extra], self.count[extra]
+            zero = torch.zeros_like(m)
+            for k in range(1, int(left.max())):
+                act = (left > k)[None, :]
+                m2, v2, step = self._step(m, v, zero, n + k + 1, powers)
+                m, v = torch.where(act, m2, m), torch.where(act, v2, v)
+                w_e = torch.where(act, w_e - step, w_e)
+            self.m[:, extra], self.v[:, extra] = m, v
+            w = w.clone() if w is self.weight else w
+            w[:, extra] = w_e
         self.count = count
         return w
+
+    def _step(self, m, v, gradient, n, powers):
+        """One Adam step of NEST's (its moments, and the weight change) at step number n."""
+        beta_1_power, beta_2_power = powers
+        n = n.clamp(max=beta_1_power.shape[0] - 1)
+        alpha = self.eta * torch.sqrt(1.0 - beta_2_power[n]) / (1.0 - beta_1_power[n])
+        m = self.beta_1 * m + (1.0 - self.beta_1) * gradient
+        v = self.beta_2 * v + (1.0 - self.beta_2) * gradient * gradient
+        return m, v, alpha[None, :] * m / (torch.sqrt(v) + self.epsilon)
