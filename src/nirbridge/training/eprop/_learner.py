@@ -55,7 +55,7 @@ def _tensor(value: object, dtype: torch.dtype, device: object, name: str) -> tor
             expected="(n_post, n_pre)",
             got=f"shape {tuple(t.shape)}",
         )
-    return t.to(dtype=dtype, device=device).clone()
+    return t.detach().to(dtype=dtype, device=device).clone()
 
 
 class _Network:
