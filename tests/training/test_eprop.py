@@ -498,11 +498,12 @@ def test_eprop_equals_bptt_without_recurrence(name):
 # -- NIR and the reference simulator ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("neuron", ["lif", "alif"])
 @pytest.mark.parametrize("variant", ["online", "bsshslm_2020"])
-def test_trained_network_runs_spike_exact_on_reference(variant, tmp_path):
+def test_trained_network_runs_spike_exact_on_reference(variant, neuron, tmp_path):
     """Train, export to NIR with the rule (written and read back), run on the reference:
-    the same spikes and readout as our forward."""
-    case = Case(variant=variant, steps=200, feedback="random")
+    the same spikes and readout as our forward (ALIF: a LIF and an adaptation node)."""
+    case = Case(variant=variant, neuron=neuron, steps=200, feedback="random")
     learner, x, target = _build(case)
     before = _weights(learner)
     learner.train_batch(x, target)
@@ -511,7 +512,7 @@ def test_trained_network_runs_spike_exact_on_reference(variant, tmp_path):
     nirbridge.write(path, learner.to_nir())
     graph = nirbridge.read(path)
     rule = nirbridge.learning.rule_of(graph)
-    assert isinstance(rule, EProp) and rule.variant == variant
+    assert isinstance(rule, EProp) and (rule.variant, rule.neuron) == (variant, neuron)
     np.testing.assert_array_equal(rule.B, learner.feedback.numpy())
     probe = (np.random.default_rng(3).random((x.shape[0], 4, x.shape[2])) < 0.2).astype(float)
     if variant != "online":

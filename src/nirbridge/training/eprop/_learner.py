@@ -361,5 +361,5 @@ class EPropLearner:
 
     def to_nir(self) -> nir.NIRGraph:
         """The network and its rule as a NIR graph that runs spike for spike on the reference
-        (see :mod:`._nir`; LIF hidden neurons only)."""
+        (see :mod:`._nir`; ALIF becomes a LIF with an adaptation node)."""
         return to_graph(self)
