@@ -253,7 +253,7 @@ START = {start}  # steps before reference step 0 is sent (see the docstring)'''
             f"sim.setup(**{self.log.setup_kwargs!r})",
         ]
         if self.backend.prepare is not _nothing:
-            lines.append(f"{self.helpers.name(self.backend.prepare)}(sim, H)")
+            lines.append(f"{self.helpers.add(self.backend.prepare)}(sim, H)")
         lines += ["populations = {}", "projections = []"]
         return "\n".join(lines)
 
@@ -327,7 +327,7 @@ START = {start}  # steps before reference step 0 is sent (see the docstring)'''
         else:
             lines.append(f"populations[{label!r}].initialize({cells.voltage}=0.0)  # at rest")
         if backend.adjust_population is not _nothing:
-            fn = self.helpers.name(backend.adjust_population)
+            fn = self.helpers.add(backend.adjust_population)
             lines.append(f"{fn}(populations[{label!r}])")
         recorded = sorted(
             getattr(v, "name", v) for v, ids in population.recorder.recorded.items() if ids
@@ -414,7 +414,7 @@ START = {start}  # steps before reference step 0 is sent (see the docstring)'''
             '    i, j, w = DATA[key + ".pre"], DATA[key + ".post"], DATA[key + ".weight"]',
         ]
         if backend.connect is not None:
-            fn = self.helpers.name(backend.connect)
+            fn = self.helpers.add(backend.connect)
             return "\n".join(
                 [
                     *head,
@@ -439,7 +439,7 @@ START = {start}  # steps before reference step 0 is sent (see the docstring)'''
             "    )",
         ]
         if backend.adjust_projection is not _nothing:
-            fn = self.helpers.name(backend.adjust_projection)
+            fn = self.helpers.add(backend.adjust_projection)
             lines += [
                 "    if delay_steps < 1:  # below PyNN's minimum: set on the simulator's objects",
                 f"        {fn}(projection, delay_steps, H)",
@@ -495,7 +495,7 @@ START = {start}  # steps before reference step 0 is sent (see the docstring)'''
     def _run(self, arrays: Mapping[str, np.ndarray], steps: int) -> str:
         net, backend = self.net, self.backend
         plan, start, h = net.plan, backend.start_steps, net.h
-        set_times = self.helpers.name(backend.set_spike_times)
+        set_times = self.helpers.add(backend.set_spike_times)
         lines = [
             "# -- inputs: reference step t's spikes are sent at (t + START) * H ms --",
         ]
@@ -579,9 +579,6 @@ class _Helpers:
         self._sources: dict[str, str] = {}
         self._imports: set[str] = set()
         self._constants: dict[str, str] = {}
-
-    def name(self, fn: Callable[..., Any]) -> str:
-        return self.add(fn)
 
     def add(self, fn: Callable[..., Any]) -> str:
         plain = inspect.unwrap(fn)

@@ -354,6 +354,18 @@ def test_random_graphs_round_trip_on_brian2(integrator):
         assert _assert_same(cases, want, got) > minimum
 
 
+@pytest.mark.neuron
+def test_random_graphs_round_trip_on_neuron():
+    """NEURON runs these graphs only approximately, but its tables invert exactly: 15 LIF/IF
+    and 15 CubaLIF/LIF graphs (zero reset, euler) come back computing the original."""
+    sim = require("neuron")
+    rng = np.random.default_rng(41)
+    for kinds in (("LIF", "IF"), ("CubaLIF", "LIF")):
+        cases = [c for c in random_cases(rng, 22, kinds=kinds) if not _both_biases(c)][:15]
+        _, want, got = _round_trip(sim, cases, reset="zero", integrator="euler")
+        assert _assert_same(cases, want, got) > 100
+
+
 # -- (c) what cannot be exported --------------------------------------------------------------
 @pytest.fixture
 def nest_sim():
