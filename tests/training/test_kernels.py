@@ -269,6 +269,28 @@ def test_every_impl_is_listed_and_native_builds_here():
     assert default_impl() == "native"
 
 
+def test_without_a_c_compiler_auto_falls_back_to_torchscript(monkeypatch, tmp_path):
+    from nirbridge.training.kernels import _native
+
+    p = layer_params("lif", "subtract")
+    x, w, b, r = layer_tensors(6, "lif", True)
+    w.requires_grad_()
+    try:
+        with monkeypatch.context() as patch:
+            patch.setenv("CC", str(tmp_path / "no-such-compiler"))
+            patch.setenv("NIRBRIDGE_CACHE", str(tmp_path / "cache"))
+            _native.library.cache_clear()
+            assert not available("native")
+            assert default_impl() == "script"
+            out = run_layer(x, w, b, r, p, SURROGATE)
+            assert torch.equal(out, reference_layer(x, w, b, r, p, SURROGATE)[0])
+            with pytest.raises(UnsupportedError, match="C compiler"):
+                run_layer(x, w, b, r, p, SURROGATE, impl="native")
+    finally:
+        _native.library.cache_clear()  # built again, with the real compiler, on next use
+    assert available("native")
+
+
 @pytest.mark.parametrize("impl", ["native", "script"])
 @pytest.mark.parametrize(("kind", "rec"), [("lif", True), ("alif", True), ("li", False)])
 def test_sparse_input_and_broadcast_gradient(impl, kind, rec):

@@ -263,6 +263,17 @@ def _cache_dir() -> Path:
     return Path(root) / "kernels"
 
 
+def _cpu() -> str:
+    """What -march=native compiles for: the CPU's model and flags (a cache shared by machines
+    of different CPUs keeps one library per CPU)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [ln for ln in f if ln.startswith(("model name", "flags"))]
+        return "".join(sorted(set(lines)))
+    except OSError:
+        return platform.processor()
+
+
 @functools.cache
 def library() -> ctypes.CDLL | None:
     """The compiled kernels (built on first use), or None where no C compiler works."""
@@ -270,7 +281,7 @@ def library() -> ctypes.CDLL | None:
     if compiler is None:
         return None
     key = hashlib.sha256(
-        "\0".join([SOURCE, *FLAGS, compiler, platform.machine(), platform.processor()]).encode()
+        "\0".join([SOURCE, *FLAGS, compiler, platform.machine(), _cpu()]).encode()
     ).hexdigest()[:16]
     target = _cache_dir() / f"nirbridge_kernels_{key}.so"
     if not target.exists():
