@@ -430,9 +430,7 @@ def _synapses(
                 node=pre,
                 target=TARGET,
             )
-        rows = np.asarray(
-            proj.get(["weight", "delay"], format="list", with_address=True), dtype=np.float64
-        ).reshape(-1, 4)
+        rows = synapse_rows(proj)
         i, j = rows[:, 0].astype(int), rows[:, 1].astype(int)
         native = rows[:, 2] / backend.weight_scale
         delay = _delay_steps(rows[:, 3], h, label) - backend.delay_offset
@@ -457,6 +455,19 @@ def _synapses(
             group.weights += weights
             group.labels.append(label)
     return groups, biases
+
+
+def synapse_rows(projection: Any) -> np.ndarray:
+    """``(pre index, post index, weight, delay)`` per synapse, ``(n, 4)``, in PyNN units.
+
+    PyNN 0.13's Brian2 backend cannot list a projection of a single synapse (its one value
+    evaluates to a scalar); for those the array format is read instead."""
+    if projection.size() == 1:
+        weight, delay = projection.get(["weight", "delay"], format="array")
+        i, j = np.nonzero(~np.isnan(weight))
+        return np.column_stack([i, j, weight[i, j], delay[i, j]]).astype(np.float64)
+    rows = projection.get(["weight", "delay"], format="list", with_address=True)
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
 
 
 def _delay_steps(delays_ms: np.ndarray, h: float, label: str) -> int:

@@ -37,6 +37,7 @@ from nirbridge.reference import check_inputs
 
 from ._backends import _nothing
 from ._cells import cell_map
+from ._export import synapse_rows
 from ._network import PyNNNetwork, _native_type
 
 TARGET = "pynn"
@@ -354,9 +355,7 @@ START = {start}  # steps before reference step 0 is sent (see the docstring)'''
         post = self.names[id(projection.post)]
         key = f"projection{self.n_projections}"
         self.n_projections += 1
-        rows = np.asarray(
-            projection.get(["weight", "delay"], format="list", with_address=True), dtype=float
-        ).reshape(-1, 4)
+        rows = synapse_rows(projection)
         self.data[f"{key}.pre"] = rows[:, 0].astype(np.int64)
         self.data[f"{key}.post"] = rows[:, 1].astype(np.int64)
         self.data[f"{key}.weight"] = rows[:, 2]
