@@ -128,7 +128,7 @@ def _run(rank: int, world: int, args: argparse.Namespace) -> None:
         raise
     if rank != 0:
         return
-    write(args.output, net.to_nir(rule))
+    write(args.output, trainer.to_nir())
     extra = {
         "seed": args.seed,
         "dataset": args.dataset,

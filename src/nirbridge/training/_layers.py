@@ -14,11 +14,13 @@ weights ``(n_out, n_out)``. Per step ``t = 1..T`` (state zero at ``t = 0``)::
     th[t] = threshold + adapt_beta * a[t-1]          (alif; else threshold)
     z[t]  = 1 if v'[t] - th[t] > 0 else 0            (strict, as SEMANTICS.md)
     a[t]  = adapt_rho * a[t-1] + z[t]                (alif)
-    v[t]  = v'[t] - z[t] * th[t]                     (reset "subtract")
+    v[t]  = v'[t] - z[t] * threshold                 (reset "subtract"; alif too, as NEST)
     v[t]  = v_reset if z[t] else v'[t]               (reset "zero")
 
 ``li`` / ``cubali`` have no spike: their output is ``v[t] = v'[t]``. ``beta = 1 - dt/tau``.
-ALIF follows Bellec et al. 2020 (the threshold at ``t`` sees spikes up to ``t-1``).
+ALIF follows NEST's ``eprop_iaf_adapt`` (Bellec et al. 2020): the threshold at ``t`` sees spikes
+up to ``t-1``, and a spike subtracts the base threshold, not the adapted one, so the layer stays a
+linear system between spikes and exports to NIR exactly (see :mod:`.eprop._nir`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,19 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from ..learning import EventProp, LearningRule, Loss, Optimizer, Scope, Surrogate, SurrogateGradient
+import torch
+
+from ..learning import (
+    EProp,
+    EPropSurrogate,
+    EventProp,
+    LearningRule,
+    Loss,
+    Optimizer,
+    Scope,
+    Surrogate,
+    SurrogateGradient,
+)
 from ._data import SpikeDataset
 from ._network import SpikingNetwork
 
@@ -28,9 +40,9 @@ class Recipe:
     steps: int
     sizes: tuple[int, ...]
     kinds: tuple[str, ...]
-    tau_mem: float
+    tau_mem: float | tuple[float, ...]
     tau_syn: float | None
-    loss: Loss
+    loss: Loss | None  # None: e-prop, whose loss is NEST's (in ``eprop``)
     optimizer: Optimizer
     epochs: int
     weight_std: tuple[float | None, ...] | None = None
@@ -39,16 +51,23 @@ class Recipe:
     reset: str = "subtract"
     bias: bool = False
     schedule: str = "constant"
+    recurrent: bool = False
+    threshold: float = 1.0
+    eprop: dict | None = None  # EProp fields besides scope, loss and optimizer
+    dtype: str = "float32"
 
     def network(self, seed: int) -> SpikingNetwork:
         return SpikingNetwork.build(
             list(self.sizes),
             list(self.kinds),
             dt=self.dt,
-            tau_mem=self.tau_mem,
+            tau_mem=list(self.tau_mem) if isinstance(self.tau_mem, tuple) else self.tau_mem,
             tau_syn=self.tau_syn,
             reset=self.reset,
             bias=self.bias,
+            threshold=self.threshold,
+            recurrent=[self.recurrent] + [False] * (len(self.kinds) - 1),
+            dtype=getattr(torch, self.dtype),
             weight_std=list(self.weight_std) if self.weight_std else None,
             weight_mean=list(self.weight_mean) if self.weight_mean else 0.0,
             seed=seed,
@@ -71,6 +90,17 @@ class Recipe:
             )
         if self.algorithm == "eventprop":
             return EventProp(scope=scope, loss=self.loss, optimizer=self.optimizer, epochs=epochs)
+        if self.algorithm == "eprop":
+            from .eprop import NAMES  # the e-prop graph's node names
+
+            edges = [("input", "w_in"), ("hidden", "w_out")]
+            if self.recurrent:
+                edges.insert(1, ("hidden", "w_rec"))
+            return EProp(
+                scope=Scope(plastic_edges=tuple(edges), readout=NAMES[5]),
+                optimizer=self.optimizer,
+                **(self.eprop or {}),
+            )
         raise ValueError(f"no recipe rule for algorithm {self.algorithm!r}")
 
     def data(self, split: str, seed: int = 0) -> SpikeDataset:
@@ -80,7 +110,9 @@ class Recipe:
 def _digits(recipe: Recipe, split: str) -> SpikeDataset:
     from .datasets.digits import digits
 
-    return digits(split, dt=recipe.dt, steps=recipe.steps)
+    # e-prop's trials drop their first step's input (NEST's bsshslm_2020): start one step later
+    offset = recipe.dt if recipe.algorithm == "eprop" else 0.0
+    return digits(split, dt=recipe.dt, steps=recipe.steps, t_offset=offset)
 
 
 def _mnist5k(recipe: Recipe, split: str) -> SpikeDataset:
@@ -139,6 +171,35 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         epochs=20,
         weight_std=(0.5, 0.3),
         surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
+    ),
+    # NEST's e-prop (bsshslm_2020: one trial per image, Adam per batch of trials), a recurrent
+    # LIF layer and a leaky readout whose mean over the last 10 ms is the class score
+    ("digits", "eprop"): Recipe(
+        dataset="digits",
+        algorithm="eprop",
+        dt=1e-3,
+        steps=30,
+        sizes=(64, 100, 10),
+        kinds=("lif", "li"),
+        tau_mem=(20e-3, 10e-3),
+        tau_syn=None,
+        loss=None,
+        optimizer=Optimizer.adam(5e-3, batch_size=32, epsilon=1e-7),
+        epochs=20,
+        weight_std=(0.3, 0.1),
+        threshold=0.5,
+        recurrent=True,
+        dtype="float64",
+        eprop={
+            "variant": "bsshslm_2020",
+            "loss": "cross_entropy",
+            "feedback": "symmetric",
+            "surrogate": EPropSurrogate(function="piecewise_linear", beta=1.0, gamma=0.3),
+            "learning_window": 10e-3,
+            "update_interval": 30e-3,
+            "reset_neurons_on_update": True,
+            "average_gradient": False,
+        },
     ),
     ("mnist5k", "surrogate"): Recipe(
         dataset="mnist5k",

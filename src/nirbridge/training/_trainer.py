@@ -145,6 +145,13 @@ class Trainer:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.history = History()
         self.rank, self.world = _distributed()
+        if self.world > 1 and getattr(self.engine, "applies_updates", False):
+            raise LearningRuleError(
+                "this rule changes the weights during each batch; it cannot be data-parallel",
+                rule=rule.kind,
+                expected="one process",
+                got=f"{self.world} processes",
+            )
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -161,7 +168,7 @@ class Trainer:
 
         ``resume`` continues from a checkpoint: the epochs it holds are not repeated.
         """
-        epochs = self.rule.epochs if epochs is None else epochs
+        epochs = getattr(self.rule, "epochs", 1) if epochs is None else epochs
         if resume is not None:
             self.load_checkpoint(resume)
         self._check_data(train)
@@ -213,6 +220,11 @@ class Trainer:
         )
         net.train()
         for x, labels, size in bar:
+            if getattr(self.engine, "applies_updates", False):
+                result = self.engine.train_batch(net, x, labels)
+                total_loss += result.loss.detach().to(torch.float64) * x.shape[1]
+                correct += (result.predictions == labels).sum()
+                continue
             self.optimizer.zero_grad(set_to_none=False)
             result = self.engine.run(net, x, labels, normalizer=size, share=1.0 / self.world)
             result.loss.backward()
@@ -312,6 +324,12 @@ class Trainer:
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.history = History([EpochRecord(**e) for e in state["history"]])
+        if hasattr(self.engine, "reset"):
+            self.engine.reset()
+
+    def to_nir(self):
+        """The trained network with its rule, as the engine computes it."""
+        return self.engine.to_nir(self.network)
 
     def write_metrics(self, path: str | os.PathLike, **extra: Any) -> None:
         """Write the history as METRICS.json (atomically)."""

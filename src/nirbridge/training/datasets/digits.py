@@ -50,18 +50,20 @@ def digits(
     dt: float = 1e-3,
     steps: int = 30,
     t_max: float | None = None,
+    t_offset: float = 0.0,
     seed: int = 0,
 ) -> SpikeDataset:
     """The digits ``split`` as spike rasters of ``steps`` steps of ``dt`` (64 inputs, 10 classes).
 
     ``t_max`` (default: ``(steps // 2) * dt``) is the latest input spike time; the rest of the
-    window lets the network answer.
+    window lets the network answer. ``t_offset`` delays every spike (``dt`` keeps the first
+    step silent, as e-prop's bsshslm_2020 trials need: NEST drops their first step's input).
     """
     t_max = (steps // 2) * dt if t_max is None else t_max
     if not 0 <= t_max < steps * dt:
         raise ValueError(f"t_max: expected in [0, {steps * dt}) s, got {t_max}")
     pixels, labels = digits_raw(split, seed=seed)
-    times = digit_spike_times(pixels, t_max=t_max)
+    times = digit_spike_times(pixels, t_max=t_max) + t_offset
     return SpikeDataset.from_spike_times(times, labels, dt=dt, steps=steps, name=f"digits-{split}")
 
 
