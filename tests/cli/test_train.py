@@ -74,3 +74,33 @@ def test_help_names_the_datasets_and_algorithms(flag, capsys):
     text = capsys.readouterr().out
     for word in ("yinyang", "digits", "mnist5k", "surrogate", "eventprop", "eprop", "--resume"):
         assert word in text
+
+
+def test_eprop_training_writes_a_model_the_reference_runs_spike_exact(tmp_path):
+    out = tmp_path / "e.nir"
+    args = ["train", "--dataset", "digits", "--algorithm", "eprop", "--epochs", "1"]
+    assert main([*args, "--output", str(out), "--progress", "off"]) == 0
+    graph = read(out)
+    assert rule_of(graph).kind == "eprop"
+    from nirbridge.training._recipes import recipe
+
+    r = recipe("digits", "eprop")
+    test = r.data("test")
+    x = test.x[:32].transpose(0, 1).to(torch.float64)
+    assert not x[0].any()  # bsshslm_2020 trials: the first step is silent
+    result = simulate(graph, {"input": x.numpy()}, batched=True, record=["hidden"])
+    spikes = result.recorded["hidden"]
+    assert spikes.sum() > 0
+    # the trained weights, run by the learner that trained them, give the same spikes
+    from nirbridge.training import EPropEngine
+
+    engine = EPropEngine(rule_of(graph))
+    net = r.network(0)
+    with torch.no_grad():
+        net.layers[0].weight.copy_(torch.as_tensor(graph.nodes["w_in"].weight))
+        net.layers[1].weight.copy_(torch.as_tensor(graph.nodes["w_out"].weight))
+        rec = torch.as_tensor(graph.nodes["w_rec"].weight)
+        rec = rec - torch.diag(torch.diag(rec))  # the export's diagonal is the late reset
+        net.layers[0].rec_weight.copy_(rec)
+    z, y = engine.learner(net).forward(x)
+    np.testing.assert_array_equal(spikes, z.numpy())
