@@ -23,7 +23,9 @@ def plot_history(history: History, path: str | os.PathLike, *, title: str = "") 
     ax_acc.plot(epochs, [e.train_accuracy for e in history.epochs], "o-", ms=3, label="train")
     if any(e.test_accuracy is not None for e in history.epochs):
         ax_acc.plot(epochs, [e.test_accuracy for e in history.epochs], "s-", ms=3, label="test")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+    accuracies = [a for e in history.epochs for a in (e.train_accuracy, e.test_accuracy)]
+    lowest = min((a for a in accuracies if a is not None), default=0.0)
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(max(0.0, lowest - 0.02), 1.0))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
