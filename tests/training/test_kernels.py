@@ -144,6 +144,30 @@ def test_compile_impl_equals_autograd_reference():
 
 
 @pytest.mark.slow
+def test_compile_impl_survives_global_symbol_loading(tmp_path):
+    """PyNEST leaves ``sys.setdlopenflags(RTLD_NOW | RTLD_GLOBAL)`` set, under which inductor's
+    compiled modules (each exporting ``kernel``) call each other's code and crash; the compile
+    implementation loads them RTLD_LOCAL. A fresh process with a fresh inductor cache, so that
+    the modules are loaded anew."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = (
+        "import os, sys; sys.setdlopenflags(os.RTLD_NOW | os.RTLD_GLOBAL); "
+        "from tests.training import test_kernels as t; "
+        "t.test_compile_impl_equals_autograd_reference(); print('ok')"
+    )
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "reset", "rec", "detach"), WITH_DETACH)
 def test_compile_impl_every_configuration(kind, reset, rec, detach):
     torch._dynamo.reset()  # each configuration compiles afresh (no recompile limit reached)

@@ -20,6 +20,8 @@ fastest was measured at the benchmark size (docs/training-kernels.md); ``impl="a
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import NamedTuple
@@ -70,6 +72,28 @@ def _with_dense_grads(backward_loop: Callable) -> Callable:
     return backward
 
 
+def _local_symbols(fn: Callable) -> Callable:
+    """``fn`` run with extension modules loaded RTLD_LOCAL.
+
+    PyNEST sets ``sys.setdlopenflags(RTLD_NOW | RTLD_GLOBAL)`` on import and leaves it so. The
+    modules inductor compiles each export a function named ``kernel``; loaded globally, the
+    second one's calls bind to the first one's ``kernel`` and crash. The compiled steps load
+    their modules on first call, so each call clears RTLD_GLOBAL while it runs.
+    """
+
+    def call(*args: object) -> object:
+        flags = sys.getdlopenflags()
+        if not flags & os.RTLD_GLOBAL:
+            return fn(*args)
+        sys.setdlopenflags(flags & ~os.RTLD_GLOBAL)
+        try:
+            return fn(*args)
+        finally:
+            sys.setdlopenflags(flags)
+
+    return call
+
+
 def available(impl: str) -> bool:
     """Whether ``impl`` can run here (``native`` needs a working C compiler)."""
     return impl != "native" or _native.available()
@@ -99,7 +123,8 @@ def kernels(impl: str) -> Kernels:
             backward_loop = torch.jit.script(backward_loop)
     elif impl == "compile":
         forward_loop, backward_loop = make_loops(
-            torch.compile(forward_step, dynamic=False), torch.compile(backward_step, dynamic=False)
+            _local_symbols(torch.compile(forward_step, dynamic=False)),
+            _local_symbols(torch.compile(backward_step, dynamic=False)),
         )
     else:
         raise ValueError(impl)
