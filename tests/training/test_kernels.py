@@ -226,6 +226,25 @@ def test_detach_reset_changes_the_gradient():
     assert (grads[0] - grads[1]).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("impl", ["native", "script"])
+def test_strided_arguments(impl):
+    """Weights, bias and input as strided views (the native kernels read raw pointers)."""
+    p = layer_params("cubalif", "zero")
+    gen = torch.Generator().manual_seed(12)
+    x = (torch.rand(3, 30, 20, generator=gen) < 0.1).to(F64).transpose(0, 1)[:, :, ::2]
+    w = (torch.randn(10, 7, generator=gen, dtype=F64) * 0.4 + 0.5).T.requires_grad_()
+    b = (torch.randn(7, 2, generator=gen, dtype=F64) * 0.1)[:, 1].requires_grad_()
+    r = (torch.randn(7, 7, generator=gen, dtype=F64) * 0.3).T.requires_grad_()
+    assert not (x.is_contiguous() or w.is_contiguous() or b.is_contiguous())
+    out = run_layer(x, w, b, r, p, SURROGATE, impl=impl)
+    ref, _ = reference_layer(x, w, b, r, p, SURROGATE)
+    _check_activity(p, ref)
+    close(out, ref, atol=1e-12)
+    ours = torch.autograd.grad(out.sum(), [w, b, r])
+    theirs = torch.autograd.grad(ref.sum(), [w, b, r])
+    _assert_close_grads(ours, theirs, 1e-10, ["weight", "bias", "rec_weight"])
+
+
 def test_schema_surrogate_and_partial_gradients():
     from nirbridge.learning import Surrogate
 

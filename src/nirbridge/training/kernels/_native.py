@@ -427,9 +427,10 @@ def project(flat: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None)
             return torch.mm(flat, weight.t(), out=y)
         return torch.addmm(bias, flat, weight.t(), out=y)
     wt = weight.t().contiguous()
+    b = None if bias is None else bias.contiguous()  # held: C reads it through a raw pointer
     _fn("project", flat.dtype)(
         ctypes.c_int64(rows), ctypes.c_int64(channels), ctypes.c_int64(n),
-        _p(flat), _p(wt), _p(bias), _p(y),
+        _p(flat), _p(wt), _p(b), _p(y),
     )  # fmt: skip
     return y
 
