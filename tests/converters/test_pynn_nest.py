@@ -223,17 +223,3 @@ def test_nir2pynn_command(tmp_path):
     with np.load(out) as data:
         np.testing.assert_array_equal(np.flatnonzero(data["output"][:, 0]), [460, 510, 710, 760])
     assert (tmp_path / "r.png").stat().st_size > 1000
-    assert (
-        main(
-            [
-                str(paper_file("01_lif", "lif_norse.nir")),
-                "--dt",
-                "1e-4",
-                "--simulator",
-                "spinnaker",
-                "--steps",
-                "10",
-            ]
-        )
-        == 2
-    )

@@ -171,6 +171,10 @@ def test_nir2pynn_map_only(sim, capsys):
     )
     assert code == 0
     assert "4 cores" in capsys.readouterr().out
+    # SpiNNaker's standard cells cannot subtract (the LIF file's own reset): exit code 2
+    args = [str(paper_file("01_lif", "lif_norse.nir")), "--dt", "1e-4", "--steps", "10"]
+    assert main([*args, "--simulator", "spinnaker"]) == 2
+    assert main([*args, "--simulator", "spinnaker", "--reset", "zero"]) == 0
 
 
 # -- the SpiNNaker tables against the reference (sPyNNaker's update written out) ------------------
