@@ -67,13 +67,16 @@ class VirtualBoard:
     def __exit__(self, *exc: object) -> None:
         if self.directory is None:
             return
+        from spinn_utilities.data.utils_data_writer import UtilsDataWriter
+        from spinn_utilities.log import FormatAdapter
+
+        # sPyNNaker stores later log messages in a database in its report directory (and
+        # would create it again), and registers, at each setup, an exit handler that marks
+        # that directory as errored unless it finished: the directory goes now.
+        FormatAdapter.set_log_store(None)
+        atexit.unregister(UtilsDataWriter.write_errored_file)
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory = None
-        # sPyNNaker registers, at each setup, an exit handler that marks its report directory
-        # as errored unless it finished; the directory is gone now.
-        from spinn_utilities.data.utils_data_writer import UtilsDataWriter
-
-        atexit.unregister(UtilsDataWriter.write_errored_file)
 
     @contextlib.contextmanager
     def setup_scope(self) -> Iterator[None]:
