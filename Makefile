@@ -44,6 +44,8 @@ support-table: install
 benchmarks: install
 	$(RUN) $(PY) benchmarks/reference.py
 	$(RUN) $(PY) benchmarks/pynn_build.py
+	$(RUN) $(PY) benchmarks/kernels.py
+	$(RUN) $(PY) benchmarks/eventprop_memory.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
