@@ -207,6 +207,9 @@ def test_emit_only_runs_nothing_and_refuses_analog_inputs(tmp_path, capsys):
     assert main([*args, "--emit-script", str(tmp_path / "a.py")]) == 2
     assert "input" in capsys.readouterr().err and not (tmp_path / "a.py").exists()
     np.savez(tmp_path / "in.npz", input=np.eye(20, 1))
+    clash = ["--emit-script", str(tmp_path / "c.py"), "--output", str(tmp_path / "c.npz")]
+    assert main([*args, *clash]) == 2
+    assert "arrays" in capsys.readouterr().err and not (tmp_path / "c.py").exists()
     assert main([*args, "--emit-script", str(tmp_path / "b.py")]) == 0
     out = capsys.readouterr().out
     assert "b.py" in out and "ran " not in out  # written, not run

@@ -147,6 +147,14 @@ def _run(args: argparse.Namespace) -> int:
             f"{', '.join(SUPPORTED)})",
             target="pynn",
         )
+    if args.emit_script and args.output:
+        arrays = os.path.splitext(args.emit_script)[0] + ".npz"
+        if os.path.abspath(arrays) == os.path.abspath(args.output):
+            raise UnsupportedError(
+                f"--output {args.output} is where --emit-script writes the script's arrays; "
+                "name the outputs another way",
+                target="pynn",
+            )
     graph = read(args.model, reset=args.reset)
     if args.map_only or args.simulator == "spinnaker":
         if args.emit_script:
