@@ -124,7 +124,9 @@ class PyNNNetwork:
             )
             # Bias inputs: a source firing every step from the first, at depth 0 like an Input;
             # biases behind a back edge start one step later.
-            for bias, extra_delay, extra in ((pop.bias, 0, drive), (pop.recurrent_bias, 1, 0.0)):
+            # (the back-edge one is kept as "bias-><name>:recurrent")
+            biases = ((pop.bias, 0, drive, ""), (pop.recurrent_bias, 1, 0.0, ":recurrent"))
+            for bias, extra_delay, extra, suffix in biases:
                 native = bias * self._gains[pop.name] + extra
                 if not np.any(native != 0):
                     continue
@@ -139,6 +141,7 @@ class PyNNNetwork:
                     native[None, :],
                     pop.depth - lag + extra_delay,
                     native_units=True,
+                    suffix=suffix,
                 )
         bar.update()
         for proj in self.plan.projections:
@@ -204,14 +207,16 @@ class PyNNNetwork:
         delay_steps: int,
         *,
         native_units: bool = False,
+        suffix: str = "",
     ) -> None:
         """Projections from ``pre`` to ``target`` with weights ``(pre, post)`` in the units of
-        the NIR node's input (or already native, with ``native_units``)."""
+        the NIR node's input (or already native, with ``native_units``), kept in
+        ``projections`` under ``"source->target"`` plus ``suffix``."""
         built = self._built[target]
         if not native_units:
             weights = weights * self._gains[target][None, :]
         native = weights * self.backend.weight_scale
-        label = f"{source}->{target}"
+        label = f"{source}->{target}{suffix}"
         made = []
         sim_delay = delay_steps + self.backend.delay_offset
         pynn_delay = max(sim_delay, 1)

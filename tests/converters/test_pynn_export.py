@@ -87,10 +87,8 @@ def test_mismatch_names_the_parameter():
 # -- (b) graph round trips --------------------------------------------------------------------
 def _both_biases(case: Case) -> bool:
     """A layer with a constant input on its forward path (a bias, or a LIF's leak towards
-    ``v_leak``, which to_pynn sends the same way) and a bias on its recurrent projection:
-    ``PyNNNetwork.projections`` keeps one of its two bias projections (both are labelled
-    ``"bias-><layer>"``), so the export cannot see the other (see
-    test_forward_and_recurrent_bias_of_one_population)."""
+    ``v_leak``, which to_pynn sends the same way) and a bias on its recurrent projection: two
+    bias projections onto one population (``"bias-><layer>"`` and ``"...:recurrent"``)."""
     return any(layer.b_rec is not None and _forward_constant(layer) for layer in case.net.layers)
 
 
@@ -129,7 +127,7 @@ def test_random_lif_if_graphs_round_trip_on_nest(integrator, reset):
     graph gives the original's spikes on the reference."""
     sim = require("nest")
     rng = np.random.default_rng(100 + 10 * len(reset) + len(integrator))
-    cases = [c for c in random_cases(rng, 40, kinds=("LIF", "IF")) if not _both_biases(c)][:30]
+    cases = random_cases(rng, 30, kinds=("LIF", "IF"))
     back, want, got = _round_trip(sim, cases, reset=reset, integrator=integrator)
     assert _assert_same(cases, want, got) > 300
     assert sum(any(layer.w_rec is not None for layer in c.net.layers) for c in cases) >= 8
@@ -151,7 +149,7 @@ def test_export_builds_the_same_nest_network_again():
     """to_pynn(from_pynn(to_pynn(g))) has the cell parameters and weights of to_pynn(g)."""
     sim = require("nest")
     rng = np.random.default_rng(5)
-    cases = [c for c in random_cases(rng, 12, kinds=("LIF", "IF")) if not _both_biases(c)]
+    cases = random_cases(rng, 10, kinds=("LIF", "IF"))
     graph = merge([c.graph for c in cases])
 
     def snapshot(g):
@@ -299,7 +297,7 @@ def test_plain_pynn_objects_export_like_the_network():
     spike source labelled "bias" carries the biases, recorded populations get Outputs."""
     sim = require("nest")
     rng = np.random.default_rng(9)
-    cases = [c for c in random_cases(rng, 6, kinds=("LIF", "IF")) if not _both_biases(c)]
+    cases = random_cases(rng, 5, kinds=("LIF", "IF"))
     graph = merge([c.graph for c in cases])
     inputs = {f"g{k}_input": c.x for k, c in enumerate(cases)}
     with to_pynn(graph, sim, dt=DT, reset="zero", integrator="exact") as net:
@@ -327,11 +325,6 @@ def test_registry_target_exports_through_from_pynn():
 
 
 @pytest.mark.nest
-@pytest.mark.xfail(
-    strict=True,
-    reason="PyNNNetwork.projections keys both bias projections of a population 'bias-><name>', "
-    "so the forward one is lost from it (converters/pynn/_network.py)",
-)
 def test_forward_and_recurrent_bias_of_one_population():
     sim = require("nest")
     rng = np.random.default_rng(1)
@@ -348,8 +341,7 @@ def test_random_graphs_round_trip_on_brian2(integrator):
     sim = require("brian2")
     rng = np.random.default_rng({"euler": 31, "exact": 32}[integrator])
     for kinds, count, minimum in ((("LIF", "IF"), 25, 300), (("CubaLIF", "LIF"), 15, 100)):
-        cases = [c for c in random_cases(rng, count + 8, kinds=kinds) if not _both_biases(c)]
-        cases = cases[:count]
+        cases = random_cases(rng, count, kinds=kinds)
         _, want, got = _round_trip(sim, cases, reset="zero", integrator=integrator)
         assert _assert_same(cases, want, got) > minimum
 
@@ -361,7 +353,7 @@ def test_random_graphs_round_trip_on_neuron():
     sim = require("neuron")
     rng = np.random.default_rng(41)
     for kinds in (("LIF", "IF"), ("CubaLIF", "LIF")):
-        cases = [c for c in random_cases(rng, 22, kinds=kinds) if not _both_biases(c)][:15]
+        cases = random_cases(rng, 15, kinds=kinds)
         _, want, got = _round_trip(sim, cases, reset="zero", integrator="euler")
         assert _assert_same(cases, want, got) > 100
 
