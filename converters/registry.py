@@ -73,39 +73,38 @@ ENTRIES: tuple[Entry, ...] = (
     Entry(
         "pynn-nest",
         "simulator",
-        "NIR -> PyNN on NEST (nir2pynn default)",
+        "NIR <-> PyNN on NEST (nir2pynn default; from_pynn back)",
         target="nirbridge.converters.pynn:NestConverter",
         extra="nest",
-        note="issue #3 in progress: LIF/IF spike-exact; CubaLIF feed-forward exact, recurrence "
-        "approximate",
+        note="LIF/IF spike-exact (both resets, spike or analog inputs); CubaLIF feed-forward "
+        "exact, recurrence approximate (measured); --emit-script",
     ),
     Entry(
         "pynn-brian2",
         "simulator",
-        "NIR -> PyNN on Brian2 (standard cell types)",
+        "NIR <-> PyNN on Brian2 (standard cell types; from_pynn back)",
         target="nirbridge.converters.pynn:Brian2Converter",
         extra="brian2",
-        note="issue #3 in progress: both resets (subtract by a Brian2 reset statement); LIF/IF "
-        "and CubaLIF (recurrence included) spike-exact",
+        note="both resets (subtract by a Brian2 reset statement); LIF/IF and CubaLIF "
+        "(recurrence included) spike-exact; spike or analog inputs",
     ),
     Entry(
         "pynn-neuron",
         "simulator",
-        "NIR -> PyNN on NEURON (standard cell types)",
+        "NIR <-> PyNN on NEURON (standard cell types; from_pynn back)",
         target="nirbridge.converters.pynn:NeuronConverter",
         extra="neuron",
-        note="issue #3 in progress: zero reset only; approximate (no spikes in consecutive "
-        "steps), agreement measured in docs/pynn.md",
+        note="zero reset only; approximate (no spikes in consecutive steps), agreement "
+        "measured in docs/pynn.md",
     ),
     Entry(
         "pynn-spinnaker",
         "simulator",
         "NIR -> sPyNNaker on a virtual board: mapping and fit only",
-        target="nirbridge.converters.pynn._spinnaker:SpinnakerConverter",
+        target="nirbridge.converters.pynn:SpinnakerConverter",
         extra="spinnaker",
-        note="issue #3 in progress: maps and reports cores, placements, fixed-point errors; "
-        "nothing runs (no board), so spike agreement is unmeasured; zero reset, euler CubaLIF, "
-        "no IF/I",
+        note="maps and reports cores, placements, fixed-point errors; nothing runs (no board), "
+        "so spike agreement is unmeasured; zero reset, euler CubaLIF, no IF/I",
     ),
     Entry(
         "xylo",

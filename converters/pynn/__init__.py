@@ -1,5 +1,6 @@
 """NIR <-> PyNN: run a NIR graph on NEST (default) and the other PyNN simulators, and read a
-PyNN network of the supported cell types back into NIR (:func:`from_pynn`).
+PyNN network of the supported cell types back into NIR (:func:`from_pynn`); map a graph onto a
+virtual SpiNNaker board (:func:`map_on_spinnaker`).
 
 The PyNN backend module is passed in by the caller (``import pyNN.nest as sim``); nothing here
 imports a simulator at module level.
@@ -11,6 +12,7 @@ from ._converter import Brian2Converter, NestConverter, NeuronConverter
 from ._export import from_pynn
 from ._network import PyNNNetwork
 from ._plan import NetworkPlan, OutputPlan, PopulationPlan, ProjectionPlan, plan_network
+from ._spinnaker import MappingReport, SpinnakerConverter, map_on_spinnaker
 
 __all__ = [
     "BACKENDS",
@@ -18,6 +20,8 @@ __all__ = [
     "Brian2Converter",
     "backend_for",
     "from_pynn",
+    "MappingReport",
+    "map_on_spinnaker",
     "NestConverter",
     "NetworkPlan",
     "NeuronConverter",
@@ -26,6 +30,7 @@ __all__ = [
     "ProjectionPlan",
     "PyNNNetwork",
     "SYNAPTIC_LAG",
+    "SpinnakerConverter",
     "plan_network",
     "to_pynn",
 ]

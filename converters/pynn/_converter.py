@@ -78,8 +78,8 @@ class NestConverter:
 
 
 class Brian2Converter(NestConverter):
-    """``from_nir`` builds the graph on ``pyNN.brian2`` with PyNN's standard cell types (zero
-    reset only; see ``docs/pynn.md``)."""
+    """``from_nir`` builds the graph on ``pyNN.brian2`` with PyNN's standard cell types (both
+    resets: subtract through a Brian2 reset statement; see ``docs/pynn.md``)."""
 
     name = "pynn-brian2"
     module = "pyNN.brian2"

@@ -7,8 +7,10 @@ OUT.npz contract below. With ``--emit-script`` and neither ``--output`` nor ``--
 runs here. Progress bars (building, running) go to stderr when it is a terminal, or with
 ``--progress``.
 
-NEST is the default; Brian2 and NEURON run PyNN's standard cell types (zero reset only). sPyNNaker
-is named in ``--simulator`` and fails with a clear message until it is supported.
+NEST is the default (native models, both resets, spike or analog inputs); Brian2 runs PyNN's
+standard cell types in both resets (spike or analog inputs); NEURON runs them with zero reset and
+spike inputs, approximately (docs/pynn.md); sPyNNaker maps the network onto a virtual board and
+prints the mapping report (cores, placements, fixed-point errors): nothing runs without a board.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ SUPPORTED = ("nest", "brian2", "neuron", "spinnaker")
 
 _EPILOG = """\
 file contract: IN.npz holds one array per Input node, named after the node, shaped
-(steps, *input shape), spikes as 0/1; OUT.npz one array per Output node, shaped
+(steps, *input shape), spikes as 0/1 or analog values (NEST and Brian2 drive analog inputs as
+per-step currents); OUT.npz one array per Output node, shaped
 (steps, *output shape), spikes as 0/1 (voltages for non-spiking outputs), in the reference's
 timing: the converter shifts every population by its depth and reads outputs that many steps late.
 
@@ -70,9 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulator",
         choices=tuple(SIMULATORS),
         default="nest",
-        help="PyNN backend (default: nest; brian2 and neuron: zero reset only)",
+        help="PyNN backend (default: nest; neuron: zero reset, spike inputs, approximate; "
+        "spinnaker: maps on a virtual board, runs nothing)",
     )
-    p.add_argument("--input", metavar="IN.npz", help="spike inputs, one array per Input node")
+    p.add_argument("--input", metavar="IN.npz", help="inputs, one array per Input node")
     p.add_argument("--steps", type=int, metavar="N", help="steps to run (default: input length)")
     p.add_argument(
         "--integrator",
@@ -246,7 +250,7 @@ def _map_only(args: argparse.Namespace, graph) -> int:
     """sPyNNaker on a virtual board: the mapping report (nothing runs)."""
     if args.simulator != "spinnaker":
         raise UnsupportedError("--map-only maps onto SpiNNaker: use --simulator spinnaker")
-    from nirbridge.converters.pynn._spinnaker import map_on_spinnaker
+    from nirbridge.converters.pynn import map_on_spinnaker
 
     inputs = load_inputs(args.input) if args.input else None
     steps = args.steps or (next(iter(inputs.values())).shape[0] if inputs else 1000)
