@@ -42,15 +42,13 @@ from nirbridge.training.eventprop import (  # noqa: E402
 )
 
 DT = 1e-4
-T_END = 40e-3
 TAU_MEM, TAU_SYN = 20e-3, 5e-3
 LOSS = Loss(name="ttfs", tau0=0.5e-3, tau1=6.4e-3, alpha=0.003)
-LR, DECAY, BATCH = 5e-3, 0.95, 32
 
 
-def data(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+def data(split: str, t_end: float) -> tuple[torch.Tensor, torch.Tensor]:
     points, labels = yinyang_split(split)
-    steps = int(round(T_END / DT))
+    steps = int(round(t_end / DT))
     raster = latency_raster(yinyang_spike_times(points), DT, steps)
     return torch.tensor(raster), torch.tensor(labels)
 
@@ -73,13 +71,13 @@ def evaluate(w_hidden, w_out, x, labels, chunk: int = 500) -> tuple[float, float
     return correct / x.shape[1], sum(losses) / x.shape[1]
 
 
-def export_check(w_hidden, w_out, x, n: int = 100) -> dict:
+def export_check(w_hidden, w_out, x, lr: float, batch: int, n: int = 100) -> dict:
     """Export with the rule, run on the reference, compare the output spikes step for step."""
     layers = network(w_hidden.detach(), w_out.detach())
     rule = EventProp(
         scope=Scope(plastic_edges=(("input", "fc0"), ("n0", "fc1")), readout="n1"),
         loss=LOSS,
-        optimizer=Optimizer.adam(LR, batch_size=BATCH),
+        optimizer=Optimizer.adam(lr, batch_size=batch),
     )
     graph = layers_to_nir(layers, rule=rule)
     sample = x[:, :n].double()
@@ -100,19 +98,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--minutes", type=float, default=55.0, help="wall-clock limit")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=5e-3, help="Adam's learning rate")
+    parser.add_argument("--decay", type=float, default=0.95, help="learning rate factor per epoch")
+    parser.add_argument("--t-end", type=float, default=50e-3, help="trial length in seconds")
+    parser.add_argument("--cpu-minutes", type=float, default=55.0, help="stop after this CPU time")
     parser.add_argument("--curve", type=Path, default=None, help="write the curve as JSON")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    start = time.perf_counter()
-    x_train, y_train = data("train")
-    x_val, y_val = data("validation")
-    x_test, y_test = data("test")
+    start, cpu_start = time.perf_counter(), time.process_time()
+    x_train, y_train = data("train", args.t_end)
+    x_val, y_val = data("validation", args.t_end)
+    x_test, y_test = data("test", args.t_end)
     w_hidden = (torch.randn(200, 5) * 0.78 + 1.5).requires_grad_()
     w_out = (torch.randn(3, 200) * 0.1 + 0.93).requires_grad_()
-    opt = torch.optim.Adam([w_hidden, w_out], lr=LR)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=DECAY)
+    opt = torch.optim.Adam([w_hidden, w_out], lr=args.lr)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=args.decay)
     gen = torch.Generator().manual_seed(args.seed)
     curve = []
     acc0, _ = evaluate(w_hidden, w_out, x_test, y_test)
@@ -120,18 +122,19 @@ def main() -> None:
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(x_train.shape[1], generator=gen)
         losses = []
-        for lo in range(0, len(order), BATCH):
-            idx = order[lo : lo + BATCH]
+        for lo in range(0, len(order), args.batch):
+            idx = order[lo : lo + args.batch]
             out = eventprop_forward(x_train[:, idx], network(w_hidden, w_out), LOSS)
             loss = readout_loss(out.readout, y_train[idx], LOSS)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         sched.step()
         val_acc, _ = evaluate(w_hidden, w_out, x_val, y_val)
         test_acc, test_loss = evaluate(w_hidden, w_out, x_test, y_test)
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         curve.append(
             {
                 "epoch": epoch,
@@ -140,16 +143,17 @@ def main() -> None:
                 "test_accuracy": test_acc,
                 "test_loss": test_loss,
                 "seconds": elapsed,
+                "cpu_seconds": cpu,
             }
         )
         print(
             f"epoch {epoch}: train loss {np.mean(losses):.4f}, validation {val_acc:.4f}, "
-            f"test {test_acc:.4f}, {elapsed:.0f} s",
+            f"test {test_acc:.4f}, {elapsed:.0f} s ({cpu:.0f} s CPU)",
             flush=True,
         )
         if args.curve is not None:
             args.curve.write_text(json.dumps(curve, indent=1))
-        if elapsed > 60 * args.minutes:
+        if cpu > 60 * args.cpu_minutes:
             break
     best = max(curve, key=lambda c: c["validation_accuracy"])
     result = {
@@ -157,13 +161,17 @@ def main() -> None:
         "seed": args.seed,
         "data_seeds": {"train": 42, "validation": 41, "test": 40},
         "epochs": len(curve),
+        "batch": args.batch,
+        "learning_rate": args.lr,
+        "lr_decay_per_epoch": args.decay,
         "dt": DT,
-        "t_end": T_END,
+        "t_end": args.t_end,
         "test_accuracy": curve[-1]["test_accuracy"],
         "test_accuracy_at_best_validation": best["test_accuracy"],
         "best_validation_epoch": best["epoch"],
         "seconds": curve[-1]["seconds"],
-        **export_check(w_hidden, w_out, x_test),
+        "cpu_seconds": curve[-1]["cpu_seconds"],
+        **export_check(w_hidden, w_out, x_test, args.lr, args.batch),
         **_common.machine(),
     }
     _common.emit(result)

@@ -318,7 +318,7 @@ def _simulate(layers: list[ContinuousLayer], times, channels, t_end: float, read
 def _instant(layers, v, i, t, root, first_seen) -> _Instant:
     """Apply one instant in place: its root spike or input and every jump crossing it causes."""
     n_layers = len(layers)
-    pre = [(vk.copy(), ik.copy()) for vk, ik in zip(v, i)]
+    pre = [(vk.copy(), ik.copy()) for vk, ik in zip(v, i, strict=True)]
     zeroed = [np.zeros(layer.n, dtype=bool) for layer in layers]
     last_zero = [np.full(layer.n, -1) for layer in layers]
     spikes: list[tuple[int, int]] = []
@@ -376,7 +376,7 @@ def _instant(layers, v, i, t, root, first_seen) -> _Instant:
                     fire(k, int(n))
     for k, kind, src, at in pending:
         deliveries.append((k, kind, src, last_zero[k] > at))
-    post = [(vk.copy(), ik.copy()) for vk, ik in zip(v, i)]
+    post = [(vk.copy(), ik.copy()) for vk, ik in zip(v, i, strict=True)]
     return _Instant(t, root, pre, post, zeroed, deliveries, spikes, first)
 
 
@@ -429,11 +429,90 @@ def _back(layer: ContinuousLayer, lam_v, lam_i, span: float, source):
     return new_v, new_i, int_i
 
 
+def _sample_gradient(layers, readout: str, sample: _Sample, g: np.ndarray, grads) -> None:
+    """Add one sample's gradients to ``grads``: the adjoint integrated backwards from
+    ``t_end`` through every instant (see the module docstring)."""
+    n_layers = len(layers)
+    out = layers[-1]
+    lam_v = [np.zeros(l.n) for l in layers]
+    lam_i = [np.zeros(l.n) for l in layers]
+    source = [np.zeros(l.n) for l in layers]
+    if readout == "sum_voltage":
+        source[-1] = g.copy()
+    if readout == "spike_count":
+        lam_v[-1] += g / (out.threshold - out.v_after)
+    impulses = []  # (time, neuron) of interior maxima
+    at_instant = collections.defaultdict(list)
+    if readout == "max_voltage":
+        for n, where in enumerate(sample.max_at):
+            if where[0] == "end":
+                lam_v[-1][n] += g[n]
+            elif where[0] == "time":
+                impulses.append((where[1], n))
+            else:
+                at_instant[where[1]].append((n, where[0]))
+    impulses.sort()
+
+    def back_to(t_from: float, t_to: float) -> None:
+        # integrate the adjoint from t_from down to t_to, with interior impulses on the way
+        stops = [(tm, n) for tm, n in impulses if t_to < tm <= t_from]
+        t_cur = t_from
+        for t_stop, n in sorted(stops, reverse=True):
+            step(t_cur - t_stop)
+            lam_v[-1][n] += g[n]
+            t_cur = t_stop
+        step(t_cur - t_to)
+
+    def step(span: float) -> None:
+        if span <= 0:
+            return
+        for k, layer in enumerate(layers):
+            lam_v[k], lam_i[k], area = _back(layer, lam_v[k], lam_i[k], span, source[k])
+            if layer.bias is not None:
+                grads[k][1] += area
+
+    t_prev = sample.t_end
+    for k_inst in range(len(sample.instants) - 1, -1, -1):
+        inst = sample.instants[k_inst]
+        back_to(t_prev, inst.time)
+        t_prev = inst.time
+        d_time = 0.0
+        for k, layer in enumerate(layers):
+            fv_pre, fi_pre = layer.rates(*inst.pre[k])
+            fv_post, fi_post = layer.rates(*inst.post[k])
+            keep = ~inst.zeroed[k]
+            d_time += float(np.dot(lam_v[k], keep * fv_pre - fv_post))
+            if layer.cuba:
+                d_time += float(np.dot(lam_i[k], fi_pre - fi_post))
+        for n in inst.first:
+            if readout == "first_spike_time":
+                d_time += g[n]
+        # a maximum at the instant moves with it (at the rate V had before it)
+        maxima = at_instant.get(k_inst, ())
+        for n, side in maxima:
+            d_time += g[n] * out.rates(*inst.pre[-1])[0][n]
+            if side == "post":
+                lam_v[-1][n] += g[n]
+        for k, kind, src, lost in inst.deliveries:
+            layer = layers[k]
+            lam = lam_i[k] if layer.cuba else lam_v[k] * ~lost
+            target = grads[k][2] if kind == "rec" else grads[k][0]
+            target[:, src] += lam
+        for n, side in maxima:
+            if side == "pre":
+                lam_v[-1][n] += g[n]
+        for k in range(n_layers):
+            lam_v[k] = lam_v[k] * ~inst.zeroed[k]
+        if inst.root[0] == "drift":
+            _, k, n = inst.root
+            fv_pre, _ = layers[k].rates(*inst.pre[k])
+            lam_v[k][n] -= d_time / fv_pre[n]
+    back_to(t_prev, 0.0)
+
+
 def continuous_gradient(result: ContinuousResult, grad: np.ndarray):
     """Gradients ``(dW, db, dW_rec)`` per layer of ``sum(grad * result.values)``."""
     layers = result.layers
-    n_layers = len(layers)
-    out = layers[-1]
     grads = [
         [
             np.zeros_like(l.weight, dtype=float),
@@ -444,82 +523,11 @@ def continuous_gradient(result: ContinuousResult, grad: np.ndarray):
     ]
     readout = result.readout
     for b, sample in enumerate(result.samples):
-        g = np.asarray(grad[b], dtype=float)
-        lam_v = [np.zeros(l.n) for l in layers]
-        lam_i = [np.zeros(l.n) for l in layers]
-        source = [np.zeros(l.n) for l in layers]
-        if readout == "sum_voltage":
-            source[-1] = g.copy()
-        if readout == "spike_count":
-            lam_v[-1] += g / (out.threshold - out.v_after)
-        impulses = []  # (time, neuron) of interior maxima
-        at_instant = collections.defaultdict(list)
-        if readout == "max_voltage":
-            for n, where in enumerate(sample.max_at):
-                if where[0] == "end":
-                    lam_v[-1][n] += g[n]
-                elif where[0] == "time":
-                    impulses.append((where[1], n))
-                else:
-                    at_instant[where[1]].append((n, where[0]))
-        impulses.sort()
-
-        def back_to(t_from: float, t_to: float) -> None:
-            # integrate the adjoint from t_from down to t_to, with interior impulses on the way
-            stops = [(tm, n) for tm, n in impulses if t_to < tm <= t_from]
-            t_cur = t_from
-            for t_stop, n in sorted(stops, reverse=True):
-                step(t_cur - t_stop)
-                lam_v[-1][n] += g[n]
-                t_cur = t_stop
-            step(t_cur - t_to)
-
-        def step(span: float) -> None:
-            if span <= 0:
-                return
-            for k, layer in enumerate(layers):
-                lam_v[k], lam_i[k], area = _back(layer, lam_v[k], lam_i[k], span, source[k])
-                if layer.bias is not None:
-                    grads[k][1] += area
-
-        t_prev = sample.t_end
-        for k_inst in range(len(sample.instants) - 1, -1, -1):
-            inst = sample.instants[k_inst]
-            back_to(t_prev, inst.time)
-            t_prev = inst.time
-            d_time = 0.0
-            for k, layer in enumerate(layers):
-                fv_pre, fi_pre = layer.rates(*inst.pre[k])
-                fv_post, fi_post = layer.rates(*inst.post[k])
-                keep = ~inst.zeroed[k]
-                d_time += float(np.dot(lam_v[k], keep * fv_pre - fv_post))
-                if layer.cuba:
-                    d_time += float(np.dot(lam_i[k], fi_pre - fi_post))
-            for n in inst.first:
-                if readout == "first_spike_time":
-                    d_time += g[n]
-            # a maximum at the instant moves with it (at the rate V had before it)
-            maxima = at_instant.get(k_inst, ())
-            for n, side in maxima:
-                d_time += g[n] * out.rates(*inst.pre[-1])[0][n]
-                if side == "post":
-                    lam_v[-1][n] += g[n]
-            for k, kind, src, lost in inst.deliveries:
-                layer = layers[k]
-                lam = lam_i[k] if layer.cuba else lam_v[k] * ~lost
-                target = grads[k][2] if kind == "rec" else grads[k][0]
-                target[:, src] += lam
-            for n, side in maxima:
-                if side == "pre":
-                    lam_v[-1][n] += g[n]
-            for k in range(n_layers):
-                lam_v[k] = lam_v[k] * ~inst.zeroed[k]
-            if inst.root[0] == "drift":
-                _, k, n = inst.root
-                fv_pre, _ = layers[k].rates(*inst.pre[k])
-                lam_v[k][n] -= d_time / fv_pre[n]
-        back_to(t_prev, 0.0)
-    return [(g[0], g[1] if l.bias is not None else None, g[2]) for g, l in zip(grads, layers)]
+        _sample_gradient(layers, readout, sample, np.asarray(grad[b], dtype=float), grads)
+    return [
+        (g[0], g[1] if l.bias is not None else None, g[2])
+        for g, l in zip(grads, layers, strict=True)
+    ]
 
 
 def discretize(
@@ -543,7 +551,7 @@ def discretize(
     n_in = int(layers[0].weight.shape[1])
     x = torch.zeros(steps, len(spikes), n_in, dtype=dtype)
     for b, (times, channels) in enumerate(spikes):
-        for s, c in zip(np.asarray(times, float), np.asarray(channels)):
+        for s, c in zip(np.asarray(times, float), np.asarray(channels), strict=True):
             step = int(math.floor(s / dt + 1e-9))
             if step < steps:
                 x[step, b, int(c)] += 1.0

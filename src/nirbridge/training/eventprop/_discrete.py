@@ -2,21 +2,23 @@
 
 Forward: exactly the step equations of :mod:`nirbridge.training._layers` (so a trained network
 runs spike for spike on :mod:`nirbridge.reference`). What it keeps for the backward pass is one
-record per spike: the flat index ``b * n + k`` of the spiking neuron, grouped by step
-(``offsets``), the rise ``r`` of its voltage over the crossing step and, for reset "zero", the
-size ``D`` of its reset. Memory grows with the number of spikes, not with the number of steps.
+record per spike: its step and the flat index ``b * n + k`` of the neuron (int32 each), the
+rise ``r`` of its voltage over the crossing step (``max(v' - v_before, v' - threshold)``) and,
+for reset "zero", the reset it made and the one a step later would have made. Memory grows with
+the number of spikes, not with the number of steps.
 
 Backward: the adjoint of the forward, integrated backwards over the grid, with a jump at every
 stored spike. It is the exact reverse-mode derivative of the euler forward in which each spike
 at step ``t`` may move in time: with ``u[t] = z[t] * (v'[t] - sg(v'[t])) / r[t]`` (value 0;
 ``sg`` stops the gradient), the spike the rest of the network sees is
-``zhat[t] = z[t] + u[t] - u[t-1]`` and the reset is ``v[t] -= D[t] u[t] - D[t-1] u[t-1]``
-(``D = threshold`` for reset "subtract"). A voltage raised by ``dv`` moves the spike earlier by
-``dv / r`` steps; the pair of terms is the forward difference of the spike's effect in time.
-In the adjoint this is W&P's jump ``lambda_V <- lambda_V + (dL/dt*) * (-1/Vdot)`` with
-``Vdot = r / dt``; as ``dt -> 0`` the gradient tends to the continuous-time EventProp gradient
-(see :mod:`._continuous` and docs/eventprop.md). Without spikes the backward pass is plain
-backpropagation through the euler steps.
+``zhat[t] = z[t] + u[t] - u[t-1]``; the reset takes ``D u[t]`` off ``v[t]`` and gives ``D' u[t]``
+back at ``t + 1`` (reset "subtract": ``D = D' = threshold``; reset "zero": ``D = v' - v_reset``
+and ``D'`` adds the rise over the next step without input jumps). A voltage raised by ``dv``
+moves the spike earlier by ``dv / r`` steps; each pair of terms is the forward difference of the
+spike's effect in time. In the adjoint this is W&P's jump ``lambda_V- = J lambda_V+ -
+(dL/dt*) / Vdot-`` with ``Vdot- = r / dt``; as ``dt -> 0`` the gradient tends to the
+continuous-time EventProp gradient (:mod:`._continuous`, docs/eventprop.md). Without spikes the
+backward pass is plain backpropagation through the euler steps.
 """
 
 from __future__ import annotations
@@ -95,11 +97,12 @@ def forward(x: torch.Tensor, layers: list[Layer], readout: str) -> Forward:
     dt = out.params.dt
     zeros = [torch.zeros(batch, layer.n, dtype=dtype, device=device) for layer in layers]
     v = [z.clone() for z in zeros]
-    i = [z.clone() if layer.cuba else None for z, layer in zip(zeros, layers)]
+    i = [z.clone() if layer.cuba else None for z, layer in zip(zeros, layers, strict=True)]
     z_prev = [
-        z.clone() if layer.rec_weight is not None else None for z, layer in zip(zeros, layers)
+        z.clone() if layer.rec_weight is not None else None
+        for z, layer in zip(zeros, layers, strict=True)
     ]
-    counts = [z.clone() if layer.spiking else None for z, layer in zip(zeros, layers)]
+    counts = [z.clone() if layer.spiking else None for z, layer in zip(zeros, layers, strict=True)]
     store: list[tuple[list, list, list, list] | None] = [
         ([], [], [], []) if layer.spiking else None for layer in layers
     ]
