@@ -140,18 +140,57 @@ def test_from_nir_names_what_it_cannot_train():
         SpikingNetwork.from_nir(graph)
 
 
-def test_alif_and_mixed_resets_are_refused_by_name():
-    alif = LayerParams("alif", dt=DT, tau_mem=0.02, adapt_tau=0.2, adapt_beta=0.1)
+def test_mixed_resets_are_refused_by_name():
     lif = LayerParams("lif", dt=DT, tau_mem=0.02)
     from nirbridge.training import SpikingLayer
 
-    net = SpikingNetwork([SpikingLayer(3, 4, alif), SpikingLayer(4, 2, lif)])
-    with pytest.raises(UnsupportedError, match="alif1"):
-        net.to_nir()
     zero = LayerParams("lif", dt=DT, tau_mem=0.02, reset="zero")
     net = SpikingNetwork([SpikingLayer(3, 4, lif), SpikingLayer(4, 2, zero)])
     with pytest.raises(UnsupportedError, match="reset mode"):
         net.to_nir()
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_alif_exports_spike_exact(seed, recurrent):
+    """ALIF (no NIR node) is written as a LIF on the distance to its adaptive threshold plus an
+    adaptation LI node; the reference must reproduce the kernels' spikes."""
+    from nirbridge.training import SpikingLayer
+
+    rng = np.random.default_rng(seed)
+    alif = LayerParams(
+        "alif", dt=DT, tau_mem=0.02, adapt_tau=rng.uniform(0.05, 0.5), adapt_beta=0.5
+    )
+    gen = torch.Generator().manual_seed(seed)
+    hidden = SpikingLayer(
+        5,
+        8,
+        alif,
+        recurrent=recurrent,
+        weight_std=1.0,
+        weight_mean=0.8,
+        rec_std=0.3,
+        generator=gen,
+        dtype=torch.float64,
+    )
+    readout = SpikingLayer(
+        8, 2, LayerParams("li", dt=DT, tau_mem=0.01), generator=gen, dtype=torch.float64
+    )
+    net = SpikingNetwork([hidden, readout])
+    x = torch.as_tensor((rng.random((300, 3, 5)) < 0.3).astype(np.float64))
+    with torch.no_grad():
+        spikes, out = net(x, impl="eager")
+    graph = net.to_nir()
+    result = simulate(graph, {"input": x.numpy()}, batched=True, record=["alif1"])
+    assert 0 < spikes.sum() < spikes.numel() / 2
+    np.testing.assert_array_equal(result.recorded["alif1"], spikes.numpy())
+    np.testing.assert_allclose(result.outputs["output"], out.numpy(), rtol=1e-9, atol=1e-9)
+    # adaptation matters here: the same weights as a LIF spike differently
+    lif = LayerParams("lif", dt=DT, tau_mem=0.02)
+    plain = SpikingLayer(5, 8, lif, recurrent=recurrent, dtype=torch.float64)
+    plain.load_state_dict(hidden.state_dict())
+    with torch.no_grad():
+        assert not torch.equal(plain(x, impl="eager"), spikes)
 
 
 def test_layer_params_name_the_bad_field():

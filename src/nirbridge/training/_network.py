@@ -10,9 +10,13 @@ weights (``weight``, optional ``bias``, optional ``rec_weight``) plus fixed
     input -> fc1 (Affine | Linear) -> lif1 [-> rec1 (Linear) -> lif1] -> fc2 -> ... -> output
 
 with ``r = tau_mem/dt`` (and ``w_in = tau_syn/dt``) so that a weight is the jump it causes, and
-the time step, reset mode and learning rule in nirbridge's metadata. :meth:`from_nir` reads such a
-chain back from any NIR file, folding a different ``r``/``w_in`` into the weights and an LIF's
-``v_leak`` into its bias (the graph computes the same; the parameters are normalised).
+the time step, reset mode and learning rule in nirbridge's metadata. NIR has no adaptive neuron:
+an ALIF layer is written as an LIF on the distance to the adaptive threshold with an adaptation LI
+node beside it (:func:`alif_terms`), which the reference runs spike for spike.
+
+:meth:`from_nir` reads such a chain (without ALIF) back from any NIR file, folding a different
+``r``/``w_in`` into the weights and an LIF's ``v_leak`` into its bias (the graph computes the
+same; the parameters are normalised).
 """
 
 from __future__ import annotations
@@ -210,10 +214,13 @@ class SpikingNetwork(torch.nn.Module):
     # -- NIR ------------------------------------------------------------------------------------
 
     def node_names(self) -> list[tuple[str, str, str | None]]:
-        """(weight node, neuron node, recurrent node or None) of each layer, as in the graph."""
+        """(weight node, neuron node, recurrent node or None) of each layer, as in the graph
+        (an ALIF layer's recurrent weights live in ``alif{i}_self``, with its self-terms)."""
         names = []
         for i, layer in enumerate(self.layers, start=1):
             rec = f"rec{i}" if layer.rec_weight is not None else None
+            if layer.params.kind == "alif" and rec is not None:
+                rec = f"alif{i}_self"
             names.append((f"fc{i}", f"{layer.params.kind}{i}", rec))
         return names
 
@@ -237,7 +244,16 @@ class SpikingNetwork(torch.nn.Module):
                 nodes[fc] = nir.Linear(weight=w)
             nodes[neuron] = _neuron_node(layer.params, layer.n_out, neuron)
             edges += [(prev, fc), (fc, neuron)]
-            if rec is not None:
+            if layer.params.kind == "alif":
+                nodes.update(_alif_nodes(layer, neuron))
+                edges += [
+                    (neuron, f"{neuron}_self"),
+                    (f"{neuron}_self", neuron),
+                    (neuron, f"{neuron}_adapt"),
+                    (f"{neuron}_adapt", f"{neuron}_wadapt"),
+                    (f"{neuron}_wadapt", neuron),
+                ]
+            elif rec is not None:
                 nodes[rec] = nir.Linear(weight=_numpy(layer.rec_weight))
                 edges += [(neuron, rec), (rec, neuron)]
             prev = neuron
@@ -283,21 +299,50 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(torch.float64).cpu().numpy().copy()
 
 
-def _neuron_node(p: LayerParams, n: int, name: str) -> nir.NIRNode:
-    if p.kind not in NIR_TYPES:
-        raise UnsupportedError(
-            f"layer {name!r}: kind {p.kind!r} has no NIR node (ALIF's adaptive reset is not a "
-            "linear composition of NIR nodes)",
-            target="nir",
-        )
+def alif_terms(p: LayerParams) -> tuple[float, float]:
+    """ALIF as NIR nodes: ``(self, adapt)`` weights.
 
+    With ``u'[t] = v'[t] - adapt_beta * a[t-1]`` (the distance to the adaptive threshold, so
+    that a spike is ``u' > threshold``) and ``a[t] = rho * a[t-1] + z[t]``, the step of
+    ``_layers.py`` (a spike subtracts the base threshold) gives::
+
+        u'[t] = P u[t-1] + I[t] - adapt_beta (P / rho) z[t-1] + adapt_beta (P / rho - 1) a[t-1]
+
+    with ``u[t-1] = u'[t-1] - threshold z[t-1]``: a LIF in ``u`` (reset by subtraction) whose
+    recurrent weights get ``self = -adapt_beta P / rho`` on their diagonal, plus a back edge
+    from an LI node holding ``a`` (``tau = dt / (1 - rho)``, ``r = 1 / (1 - rho)``, fed by the
+    spikes) through the diagonal weight ``adapt = adapt_beta (P / rho - 1)``.
+    """
+    P, rho, beta = p.beta_mem, p.adapt_rho, p.adapt_beta
+    return -beta * P / rho, beta * (P / rho - 1.0)
+
+
+def alif_adaptation_node(p: LayerParams, n: int) -> nir.LI:
+    """The LI node holding ALIF's adaptation ``a[t] = rho a[t-1] + z[t]`` (see
+    :func:`alif_terms`)."""
+    tau = p.dt / (1.0 - p.adapt_rho)
+    return nir.LI(tau=np.full(n, tau), r=np.full(n, tau / p.dt), v_leak=np.zeros(n))
+
+
+def _alif_nodes(layer: SpikingLayer, neuron: str) -> dict[str, nir.NIRNode]:
+    p, n = layer.params, layer.n_out
+    self_w, adapt_w = alif_terms(p)
+    rec = np.zeros((n, n)) if layer.rec_weight is None else _numpy(layer.rec_weight)
+    return {
+        f"{neuron}_self": nir.Linear(weight=rec + np.eye(n) * self_w),
+        f"{neuron}_adapt": alif_adaptation_node(p, n),
+        f"{neuron}_wadapt": nir.Linear(weight=np.eye(n) * adapt_w),
+    }
+
+
+def _neuron_node(p: LayerParams, n: int, name: str) -> nir.NIRNode:
     def full(value: float) -> np.ndarray:
         return np.full(n, float(value))
 
     common = {"v_leak": full(0.0)}
     spiking = {"v_threshold": full(p.threshold), "v_reset": full(p.v_reset)}
     r = full(p.tau_mem / p.dt)
-    if p.kind == "lif":
+    if p.kind in ("lif", "alif"):  # alif: a LIF in the distance to its threshold
         return nir.LIF(tau=full(p.tau_mem), r=r, **common, **spiking)
     if p.kind == "li":
         return nir.LI(tau=full(p.tau_mem), r=r, **common)
@@ -442,4 +487,11 @@ def _layer_from_nodes(
     return layer
 
 
-__all__ = ["KIND_OF", "NIR_TYPES", "SpikingLayer", "SpikingNetwork"]
+__all__ = [
+    "KIND_OF",
+    "NIR_TYPES",
+    "SpikingLayer",
+    "SpikingNetwork",
+    "alif_adaptation_node",
+    "alif_terms",
+]

@@ -11,14 +11,10 @@ that is SEMANTICS.md's LIF plus a self-connection of weight ``-(1 - P) * V_th``,
 exported ``w_rec`` carries on its diagonal. Its trials also drop the input of their first step;
 feed the graph trials whose first step is silent to reproduce them.
 
-ALIF has no NIR node; it is a LIF whose voltage is the distance to the adaptive threshold,
-``u' = v' - beta * a`` (a spike when ``u' >= V_th``, reset by ``V_th`` as NEST's), fed by an
-adaptation node. With ``A[t] = rho * A[t-1] + z[t]`` (NEST's adaptation one step on, an LI node
-``adapt`` with ``tau = dt / (1 - rho)``, ``r = 1 / (1 - rho)``, fed by the spikes), NEST's
-equations give ``u'[t] = P u[t-1] + z_in[t] - beta (P / rho) z[t-1]
-+ beta ((P - rho) / rho) A[t-1]``: a further self-connection of ``-beta * P / rho`` on the
-diagonal of ``w_rec`` and a back edge ``adapt -> w_adapt -> hidden`` of weight
-``beta * (P - rho) / rho``.
+ALIF has no NIR node; it is a LIF whose voltage is the distance to the adaptive threshold, fed by
+an adaptation LI node ``adapt`` through ``w_adapt``, with a self-connection on the diagonal of
+``w_rec``: the construction every trained ALIF layer uses
+(:func:`nirbridge.training._network.alif_terms`).
 """
 
 from __future__ import annotations
@@ -31,6 +27,7 @@ import numpy as np
 
 from ...graph import with_metadata
 from ...learning import EProp, Scope, attach
+from .._network import alif_adaptation_node, alif_terms
 
 if TYPE_CHECKING:
     from ._learner import EPropLearner
@@ -53,8 +50,8 @@ def to_graph(learner: EPropLearner) -> nir.NIRGraph:
     if not setup.online:
         w_rec = w_rec - eye * (1.0 - setup.decay) * setup.threshold
     if setup.alif:
-        rho, beta, p = setup.adapt_decay, setup.adapt_beta, setup.decay
-        w_rec = w_rec - eye * beta * p / rho
+        self_weight, adapt_weight = alif_terms(hidden)
+        w_rec = w_rec + eye * self_weight
     full = np.ones(n_hid)
     nodes = {
         "input": nir.Input(input_type={"input": np.array([n_in])}),
@@ -85,9 +82,8 @@ def to_graph(learner: EPropLearner) -> nir.NIRGraph:
         ("readout", "output"),
     ]
     if setup.alif:
-        tau_a = dt / (1.0 - rho)
-        nodes["adapt"] = nir.LI(tau=full * tau_a, r=full * tau_a / dt, v_leak=0.0 * full)
-        nodes["w_adapt"] = nir.Linear(weight=eye * beta * (p - rho) / rho)
+        nodes["adapt"] = alif_adaptation_node(hidden, n_hid)
+        nodes["w_adapt"] = nir.Linear(weight=eye * adapt_weight)
         edges[4:4] = [("hidden", "adapt"), ("adapt", "w_adapt"), ("w_adapt", "hidden")]
     graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     with_metadata(graph, dt=dt, reset="subtract", integrator="euler")
