@@ -157,21 +157,6 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
         schedule="cosine",
     ),
-    ("digits", "surrogate"): Recipe(
-        dataset="digits",
-        algorithm="surrogate",
-        dt=1e-3,
-        steps=30,
-        sizes=(64, 128, 10),
-        kinds=("lif", "li"),
-        tau_mem=10e-3,
-        tau_syn=None,
-        loss=Loss(name="max_voltage"),
-        optimizer=Optimizer.adam(2e-3, batch_size=32),
-        epochs=20,
-        weight_std=(0.5, 0.3),
-        surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
-    ),
     # NEST's e-prop (bsshslm_2020: one trial per image, Adam per batch of trials), a recurrent
     # LIF layer and a leaky readout whose mean over the last 10 ms is the class score
     ("digits", "eprop"): Recipe(
@@ -201,22 +186,33 @@ RECIPES: dict[tuple[str, str], Recipe] = {
             "average_gradient": False,
         },
     ),
-    ("mnist5k", "surrogate"): Recipe(
-        dataset="mnist5k",
-        algorithm="surrogate",
-        dt=1e-3,
-        steps=30,
-        sizes=(784, 200, 10),
-        kinds=("lif", "li"),
-        tau_mem=10e-3,
-        tau_syn=None,
-        loss=Loss(name="max_voltage"),
-        optimizer=Optimizer.adam(1e-3, batch_size=64),
-        epochs=15,
-        weight_std=(0.1, 0.2),
-        surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
-    ),
 }
+
+#: Latency-coded images (30 steps of 1 ms, the second half silent): LIF hidden layer, LI readout.
+_IMAGES = Recipe(
+    dataset="digits",
+    algorithm="surrogate",
+    dt=1e-3,
+    steps=30,
+    sizes=(64, 128, 10),
+    kinds=("lif", "li"),
+    tau_mem=10e-3,
+    tau_syn=None,
+    loss=Loss(name="max_voltage"),
+    optimizer=Optimizer.adam(2e-3, batch_size=32),
+    epochs=20,
+    weight_std=(0.5, 0.3),
+    surrogate=Surrogate(function="fast_sigmoid", slope=10.0),
+)
+RECIPES[("digits", "surrogate")] = _IMAGES
+RECIPES[("mnist5k", "surrogate")] = dataclasses.replace(
+    _IMAGES,
+    dataset="mnist5k",
+    sizes=(784, 200, 10),
+    optimizer=Optimizer.adam(1e-3, batch_size=64),
+    epochs=15,
+    weight_std=(0.1, 0.2),
+)
 
 
 def recipe(dataset: str, algorithm: str, **overrides: Any) -> Recipe:
