@@ -84,7 +84,10 @@ def _exp(
     constants: dict,
     spiking: bool,
     model: str = "IF_curr_exp",
+    gain=None,
 ) -> CellMap:
+    """PyNN's current-based exponential-synapse cell (``gain``: the NIR-input to native-weight
+    factor, default Brian2's exact one)."""
     return CellMap(
         nir_type,
         model,
@@ -98,7 +101,7 @@ def _exp(
         {**_BASE, **constants},
         "exp",
         spiking,
-        _gain_exp,
+        _gain_exp if gain is None else gain,
         **_NAMES,
     )
 
@@ -313,22 +316,7 @@ def _spinnaker_delta(nir_type: str, rows: tuple[Row, ...], constants: dict, spik
 
 
 def _spinnaker_exp(nir_type: str, rows: tuple[Row, ...], constants: dict, spiking: bool):
-    return CellMap(
-        nir_type,
-        "IF_curr_exp",
-        (
-            _tau_row("tau_syn", "tau_syn_E"),
-            _tau_row("tau_syn", "tau_syn_I"),
-            _tau_row("tau_mem", "tau_m"),
-            _REST,
-            *rows,
-        ),
-        {**_BASE, **constants},
-        "exp",
-        spiking,
-        _gain_exp_spinnaker,
-        **_NAMES,
-    )
+    return _exp(nir_type, rows, constants, spiking, gain=_gain_exp_spinnaker)
 
 
 _SPINNAKER_QUIET = {"v_thresh": SPINNAKER_NO_THRESHOLD, "v_reset": 0.0}
