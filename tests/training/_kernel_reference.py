@@ -50,8 +50,8 @@ def reference_layer(
         if p.kind == "alif":
             a = p.adapt_rho * a + z
         z_reset = z.detach() if detach_reset else z
-        if p.reset == "subtract":
-            v = v_pre - z_reset * th
+        if p.reset == "subtract":  # alif too: the base threshold (NEST's eprop_iaf_adapt)
+            v = v_pre - z_reset * p.threshold
         else:
             v = (1 - z_reset) * v_pre + z_reset * p.v_reset
         outs.append(z)

@@ -7,10 +7,14 @@
 - snnTorch 1.0's Leaky / RLeaky (reset_delay=False, see test_vs_snntorch_*): spikes, voltages
   and gradients;
 - nirbridge.reference running the equivalent NIR graph (Affine -> LIF/CubaLIF/LI/CubaLI with
-  r = tau_mem/dt, w_in = tau_syn/dt, a Linear back edge for the recurrence): spike for spike.
+  r = tau_mem/dt, w_in = tau_syn/dt, a Linear back edge for the recurrence): spike for spike;
+- alif: the forward of the e-prop engine (nirbridge.training.eprop, NEST's eprop_iaf_adapt to
+  round-off), whose spike subtracts the base threshold: spike for spike.
 """
 
 from __future__ import annotations
+
+import math
 
 import nir
 import numpy as np
@@ -480,3 +484,63 @@ def test_vs_reference_simulator(kind, reset, rec):
     else:
         close(out.numpy(), theirs, atol=1e-11)
     close(volt.numpy(), result.recorded["n.v"], atol=1e-11)
+
+
+# ---------------------------------------------------------------------------------------------
+# nirbridge.training.eprop (NEST's eprop_iaf_adapt)
+
+
+@pytest.mark.parametrize("impl", ["native", "script", "eager"])
+@pytest.mark.parametrize("autapses", [False, True], ids=["no-autapses", "autapses"])
+def test_alif_vs_eprop_forward(impl, autapses):
+    """ALIF spikes equal those of the e-prop engine's forward (which reproduces NEST's
+    ``eprop_iaf_adapt`` to round-off, tests/training/test_eprop.py): both subtract the base
+    threshold on a spike. NEST spikes on ``v' >= th``, we on ``v' > th``; with random float64
+    weights no step lands on the threshold (the test checks the margin). The e-prop network
+    has no bias; its readout, an li layer on the hidden spikes, is checked too. NEST's
+    networks have no autapses, so w_rec's diagonal is zero unless ``autapses=True``."""
+    from nirbridge.learning import EProp, EPropSurrogate, Optimizer, Scope
+    from nirbridge.training.eprop import EPropLearner
+
+    hidden = LayerParams("alif", DT, tau_mem=20e-3, threshold=0.6, adapt_tau=60e-3, adapt_beta=0.5)
+    readout = LayerParams("li", DT, tau_mem=30e-3)
+    rule = EProp(
+        scope=Scope(plastic_edges=(("input", "w_in"),), readout="readout"),
+        variant="online",
+        neuron="alif",
+        adapt_beta=hidden.adapt_beta,
+        adapt_tau=hidden.adapt_tau,
+        surrogate=EPropSurrogate(function="piecewise_linear", beta=2.0, gamma=0.3),
+        feedback="symmetric",
+        kappa=0.95,
+        kappa_reg=0.97,
+        optimizer=Optimizer.adam(1e-3, epsilon=1e-7),
+    )
+    gen = torch.Generator().manual_seed(31)
+    steps, batch, n_in, n, n_out = 200, 3, 8, 12, 2
+    x = (torch.rand(steps, batch, n_in, generator=gen) < 0.2).to(F64)
+    w_in = torch.randn(n, n_in, generator=gen, dtype=F64) * 0.4 + 0.3
+    w_rec = torch.randn(n, n, generator=gen, dtype=F64) * 0.3
+    if not autapses:
+        w_rec.fill_diagonal_(0.0)
+    w_out = torch.randn(n_out, n, generator=gen, dtype=F64) * 0.5
+    learner = EPropLearner(
+        rule, hidden, readout, w_in=w_in, w_rec=w_rec, w_out=w_out, autapses=autapses
+    )
+    their_z, their_y = learner.forward(x)
+
+    z, v = run_layer(x, w_in, None, w_rec, hidden, return_voltage=True, impl=impl)
+    a = torch.zeros(batch, n, dtype=F64)  # a[t-1]
+    margin, adapted = math.inf, 0
+    for t in range(steps):
+        th = hidden.threshold + hidden.adapt_beta * a
+        v_pre = v[t] + z[t] * hidden.threshold  # undo the reset: v'[t]
+        margin = min(margin, (v_pre - th).abs().min().item())
+        adapted += int((z[t].bool() & (th > hidden.threshold + 0.1)).sum())
+        a = hidden.adapt_rho * a + z[t]
+    assert margin > 1e-9, "a step lands on the threshold: >= and > could differ"
+    assert 0.03 < z.mean().item() < 0.5
+    assert adapted > 50, "too few spikes with a raised threshold to tell the resets apart"
+    assert torch.equal(z, their_z)
+    y = run_layer(z, w_out, None, None, readout, impl=impl)
+    close(y, their_y, atol=1e-12)

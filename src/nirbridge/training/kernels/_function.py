@@ -54,13 +54,11 @@ class LayerFunction(torch.autograd.Function):
         spiking = consts["spiking"]
         shape, dtype = tuple(P.shape), P.dtype
         out = buffer(shape, dtype, P.device) if spiking else P
-        TH = buffer(shape, dtype, P.device) if consts["alif"] else None
         V = buffer(shape, dtype, P.device) if return_voltage and spiking else None
         rec_t = None if rec_weight is None else rec_weight.t()
-        impl_kernels.forward_loop(P, out, rec_t, TH, V, **consts)
+        impl_kernels.forward_loop(P, out, rec_t, V, **consts)
         ctx.save_for_backward(x, weight, rec_weight, out if spiking else None)
         ctx.U = P if spiking else None
-        ctx.TH = TH
         ctx.consts = consts
         ctx.surrogate = surrogate
         ctx.detach_reset = detach_reset
@@ -103,7 +101,6 @@ class LayerFunction(torch.autograd.Function):
             g_out,  # may be an expanded (stride-0) view: read per step, never copied
             g_v,
             rec_weight,
-            ctx.TH,
             x,
             need[1],
             rec_weight is not None and need[3],
@@ -113,7 +110,6 @@ class LayerFunction(torch.autograd.Function):
             p2=p2,
             **ctx.consts,
         )
-        ctx.TH = None
         flat_g = G.view(steps * batch, n)
         gx = gb = None
         if need[0]:

@@ -41,7 +41,7 @@ class Kernels(NamedTuple):
     project: Callable
     #: the forward loop of :func:`._loops.make_loops`
     forward_loop: Callable
-    #: ``(U, out, g_out, g_v, rec, TH, x, want_w, want_rec, **constants) -> (gI, dW, dW_rec)``
+    #: ``(U, out, g_out, g_v, rec, x, want_w, want_rec, **constants) -> (gI, dW, dW_rec)``
     backward: Callable
 
 
@@ -56,8 +56,8 @@ def _with_dense_grads(backward_loop: Callable) -> Callable:
     """The backward of a torch implementation: its loop, then the weight gradients as dense
     products over all steps (``dW = gI^T x``, ``dW_rec = sum_t gI[t]^T z[t-1]``)."""
 
-    def backward(U, out, g_out, g_v, rec, TH, x, want_w, want_rec, **constants):
-        G = backward_loop(U, out, g_out, g_v, rec, TH, block=BLOCK, **constants)
+    def backward(U, out, g_out, g_v, rec, x, want_w, want_rec, **constants):
+        G = backward_loop(U, out, g_out, g_v, rec, block=BLOCK, **constants)
         steps, batch, n = G.shape
         flat_g = G.view(steps * batch, n)
         gw = torch.mm(flat_g.t(), x.reshape(steps * batch, -1)) if want_w else None

@@ -8,16 +8,18 @@ The step (``nirbridge.training._layers``), with ``u = v' - th`` the surrogate's 
     th[t] = threshold + adapt_beta * a[t-1]  (alif; else threshold)
     z[t]  = H(u[t]),  u[t] = v'[t] - th[t]
     a[t]  = adapt_rho * a[t-1] + z[t]        (alif)
-    v[t]  = v'[t] - z[t] * th[t]  (subtract)  or  (1 - z[t]) * v'[t] + z[t] * v_reset  (zero)
+    v[t]  = v'[t] - z[t] * threshold  (subtract; alif too: the base threshold, as NEST)
+         or (1 - z[t]) * v'[t] + z[t] * v_reset  (zero)
 
 Backward, from the last step to the first, with ``s[t] = S'(u[t])`` and the adjoints
 ``gv = dL/dv[t]``, ``gi = dL/di[t]``, ``ga = dL/da[t]`` carried from step t+1::
 
     gz     = dL/dz[t] (from the output and from I[t+1] through W_rec) + ga
-             + gv * dv/dz          (reset path: -th[t] or v_reset - v'[t]; left out with
-                                    detach_reset, which holds z constant in the reset)
+             + gv * dv/dz          (reset path: -threshold or v_reset - v'[t]; left out
+                                    with detach_reset, which holds z constant in the reset)
     gv'    = gv * dv/dv' + s[t] * gz          (dv/dv' = 1, or 1 - z[t] for reset zero)
-    gth    = -s[t] * gz - z[t] * gv           (alif)
+    gth    = -s[t] * gz                       (alif: th[t] enters only through u[t], since
+                                               the reset subtracts the base threshold)
     gI[t]  = gi = gv' + beta_syn * gi[t+1]    (cuba kinds; else gI = gv')
     carried to t-1:  gv = beta_mem * gv' (+ dL/dv[t-1] from outside),
                      ga = adapt_rho * ga + adapt_beta * gth,
@@ -26,10 +28,12 @@ Backward, from the last step to the first, with ``s[t] = S'(u[t])`` and the adjo
 Weight gradients need only ``gI``: ``dW = gI^T x``, ``db = sum gI``, ``dW_rec = gI[t]^T
 z[t-1]`` summed over t, each one matmul over all steps after the loop.
 
-What is stored: the spikes (the layer's output, which autograd keeps anyway), ``u`` in the buffer
-that held ``P`` (the forward writes ``u[t]`` over ``P[t]`` once it has read it), and ``th`` for
-alif. The backward computes ``s`` block by block from ``u`` and writes ``gI[t]`` over ``u[t]``, so
-the whole layer needs two ``(T, B, n)`` arrays beyond its input.
+What is stored: the spikes (the layer's output, which autograd keeps anyway) and ``u`` in the
+buffer that held ``P`` (the forward writes ``u[t]`` over ``P[t]`` once it has read it); alif's
+moving threshold is not needed backward (the reset subtracts the base threshold, and ``u``
+holds what the surrogate needs). The backward computes ``s`` block by block from ``u`` and
+writes ``gI[t]`` over ``u[t]``, so the whole layer needs two ``(T, B, n)`` arrays beyond its
+input.
 
 The loops are plain functions of tensors, flags and floats so that the same source runs eagerly,
 under TorchScript (``torch.jit.script``), or with its two step functions compiled by
@@ -71,8 +75,9 @@ def forward_step(
     adapt_rho: float,
 ) -> None:
     """One step, in place: ``I`` (this step's projected input) becomes ``u`` (or ``v'`` for
-    li/cubali); ``o`` gets the spike (spiking kinds), ``th`` the threshold (alif),
-    ``v_after`` the voltage after reset (where asked); the state ``v``, ``i``, ``a`` advances.
+    li/cubali); ``o`` gets the spike (spiking kinds), ``th`` (a scratch array, alif) the
+    threshold, ``v_after`` the voltage after reset (where asked); the state ``v``, ``i``, ``a``
+    advances.
     ``z_prev @ rec_t`` is the recurrent input (``rec_t = W_rec.T``), ``v_reset_t`` the reset
     voltage as a 0-d tensor."""
     if rec_t is not None and z_prev is not None:
@@ -92,10 +97,9 @@ def forward_step(
         torch.sub(v, threshold, out=I)
     assert o is not None
     torch.gt(I, 0.0, out=o)
-    if alif and th is not None:
+    if alif:
         a.mul_(adapt_rho).add_(o)
-        v.addcmul_(o, th, value=-1.0)
-    elif zero_reset:
+    if zero_reset:
         v.lerp_(v_reset_t, o)  # exactly v_reset where o = 1, v' where o = 0
     else:
         v.sub_(o, alpha=threshold)
@@ -107,7 +111,6 @@ def backward_step(
     G: torch.Tensor,
     s: torch.Tensor,
     z: torch.Tensor,
-    th: Optional[torch.Tensor],  # noqa: UP045
     g_out: torch.Tensor,
     g_v: Optional[torch.Tensor],  # noqa: UP045
     rec: Optional[torch.Tensor],  # noqa: UP045
@@ -131,7 +134,7 @@ def backward_step(
     carried from step t+1, ``gz`` dL/dz[t] through the recurrence, ``gi`` and ``ga`` what step
     t+1 passed back for i[t] and a[t]. On exit ``G`` holds ``gI[t]``, and ``gv``, ``gz``,
     ``gi``, ``ga`` what step t-1 needs (``gz = gI[t] @ rec``, with ``rec = W_rec``).
-    ``s``, ``z``, ``th`` are this step's surrogate derivative, spike and threshold (alif)."""
+    ``s``, ``z`` are this step's surrogate derivative and spike."""
     if g_v is not None:
         gv.add_(g_v)
     if spiking:
@@ -141,13 +144,11 @@ def backward_step(
         if not detach_reset:
             if zero_reset:  # dv/dz = v_reset - v' = v_reset - threshold - u
                 gz.addcmul_(gv, torch.sub(v_reset - threshold, G))
-            elif alif and th is not None:
-                gz.addcmul_(gv, th, value=-1.0)
-            else:
+            else:  # dv/dz = -threshold (alif too)
                 gz.add_(gv, alpha=-threshold)
         gz.mul_(s)  # s * dL/dz: what reaches v' through the spike
-        if alif:  # gth = -(s * gz) - z * gv
-            ga.mul_(adapt_rho).add_(gz, alpha=-adapt_beta).addcmul_(z, gv, value=-adapt_beta)
+        if alif:  # gth = -(s * gz)
+            ga.mul_(adapt_rho).add_(gz, alpha=-adapt_beta)
         if zero_reset:
             gv.mul_(1.0 - z)  # exactly 0 where z = 1, gv where z = 0
         gv.add_(gz)
@@ -174,7 +175,6 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
         P: torch.Tensor,
         out: torch.Tensor,
         rec_t: Optional[torch.Tensor],  # noqa: UP045
-        TH: Optional[torch.Tensor],  # noqa: UP045
         V: Optional[torch.Tensor],  # noqa: UP045
         cuba: bool,
         spiking: bool,
@@ -188,11 +188,14 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
         adapt_rho: float,
     ) -> None:
         """Fill ``out`` (spikes, or v for li/cubali, where ``out`` may be ``P``), write ``u``
-        over ``P`` (spiking kinds), ``th`` into ``TH`` (alif) and the voltage after reset
-        into ``V`` where given. ``rec_t`` is ``W_rec.T``."""
+        over ``P`` (spiking kinds) and the voltage after reset into ``V`` where given.
+        ``rec_t`` is ``W_rec.T``."""
         v = torch.zeros_like(P[0])
         i = torch.zeros_like(v)
         a = torch.zeros_like(v)
+        th: Optional[torch.Tensor] = None  # noqa: UP045
+        if alif:
+            th = torch.empty_like(v)
         v_reset_t = torch.full((), v_reset, dtype=v.dtype, device=v.device)
         for t in range(P.shape[0]):
             z_prev: Optional[torch.Tensor] = None  # noqa: UP045
@@ -201,9 +204,6 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
                 o = out[t]
                 if t > 0 and rec_t is not None:
                     z_prev = out[t - 1]
-            th: Optional[torch.Tensor] = None  # noqa: UP045
-            if TH is not None:
-                th = TH[t]
             v_after: Optional[torch.Tensor] = None  # noqa: UP045
             if V is not None:
                 v_after = V[t]
@@ -235,7 +235,6 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
         g_out: torch.Tensor,
         g_v: Optional[torch.Tensor],  # noqa: UP045
         rec: Optional[torch.Tensor],  # noqa: UP045
-        TH: Optional[torch.Tensor],  # noqa: UP045
         cuba: bool,
         spiking: bool,
         alif: bool,
@@ -272,9 +271,6 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
                 if spiking:
                     s = S[t - start]
                     z = out[t]
-                th: Optional[torch.Tensor] = None  # noqa: UP045
-                if TH is not None:
-                    th = TH[t]
                 g_v_t: Optional[torch.Tensor] = None  # noqa: UP045
                 if g_v is not None:
                     g_v_t = g_v[t]
@@ -285,7 +281,6 @@ def make_loops(fstep: Callable, bstep: Callable) -> tuple[Callable, Callable]:
                     G[t],
                     s,
                     z,
-                    th,
                     g_out[t],
                     g_v_t,
                     rec_t,

@@ -49,7 +49,7 @@ static int64_t NAME(events)(int64_t n, const REAL *z, int64_t *idx)
    kinds) or v' (li/cubali, where out == P). rec_t = W_rec.T (row j: what neuron j's spike
    adds), or NULL. v, i, a: zeroed (B,n) state; idx: n integers of workspace. */
 void NAME(forward)(int64_t T, int64_t B, int64_t n, REAL *P, REAL *out, const REAL *rec_t,
-                   REAL *TH, REAL *V, int cuba, int spiking, int alif, int zero_reset,
+                   REAL *V, int cuba, int spiking, int alif, int zero_reset,
                    REAL beta_mem, REAL beta_syn, REAL threshold, REAL v_reset,
                    REAL adapt_beta, REAL adapt_rho, REAL *v, REAL *i, REAL *a, int64_t *idx)
 {
@@ -79,8 +79,7 @@ void NAME(forward)(int64_t T, int64_t B, int64_t n, REAL *P, REAL *out, const RE
                 }
                 continue;
             }
-            if (alif) {
-                REAL *restrict thr = TH + row;
+            if (alif) { /* the spike subtracts the base threshold, as NEST's eprop_iaf_adapt */
                 for (int64_t q = 0; q < n; q++) {
                     REAL vp = vb[q] * beta_mem + drive[q];
                     REAL th = ab[q] * adapt_beta + threshold;
@@ -88,9 +87,8 @@ void NAME(forward)(int64_t T, int64_t B, int64_t n, REAL *P, REAL *out, const RE
                     REAL z = u > 0 ? (REAL)1 : (REAL)0;
                     I[q] = u;
                     o[q] = z;
-                    thr[q] = th;
                     ab[q] = ab[q] * adapt_rho + z;
-                    vb[q] = vp - z * th;
+                    vb[q] = vp - z * threshold;
                 }
             } else if (zero_reset) {
                 for (int64_t q = 0; q < n; q++) {
@@ -149,7 +147,7 @@ static void NAME(surrogate)(int64_t n, const REAL *restrict u, REAL *restrict s,
    zprev[b, j] (the recurrent weight gradient, transposed); with gwx (C,n) and x = x[t] (B,C),
    adds x[b, c] * gI[t, b, :] to row c (the input weight gradient, transposed).
    s: n reals, idx: n integers of workspace. */
-void NAME(backward_step)(int64_t B, int64_t n, REAL *G, const REAL *z, const REAL *TH,
+void NAME(backward_step)(int64_t B, int64_t n, REAL *G, const REAL *z,
                          const REAL *g_out, int64_t osb, const REAL *g_v, int64_t vsb,
                          const REAL *zprev, REAL *gwr, const REAL *x, int64_t C, REAL *gwx,
                          REAL *gv, REAL *gz, REAL *gi, REAL *ga, REAL *s, int64_t *idx,
@@ -172,14 +170,13 @@ void NAME(backward_step)(int64_t B, int64_t n, REAL *G, const REAL *z, const REA
             for (int64_t q = 0; q < n; q++) Gb[q] = gvb[q] + go[q];
         } else {
             NAME(surrogate)(n, Gb, s, code, p1, p2);
-            if (alif) {
-                const REAL *restrict thb = TH + k0;
+            if (alif) { /* dv/dz = -threshold; th reaches the loss only through u */
                 for (int64_t q = 0; q < n; q++) {
                     REAL g = gvb[q];
                     REAL gzk = (gzb[q] + go[q]) + gab[q];
-                    gzk = gzk - g * thb[q] * keep;
+                    gzk = gzk + g * -threshold * keep;
                     REAL sg = gzk * s[q];
-                    gab[q] = (gab[q] * adapt_rho + sg * -adapt_beta) - zb[q] * g * adapt_beta;
+                    gab[q] = gab[q] * adapt_rho + sg * -adapt_beta;
                     Gb[q] = g + sg;
                 }
             } else if (zero_reset) {
@@ -329,7 +326,7 @@ def _fn(name: str, dtype: torch.dtype) -> Any:
 
 
 def forward_loop(
-    P, out, rec_t, TH, V, cuba, spiking, alif, zero_reset, beta_mem, beta_syn, threshold,
+    P, out, rec_t, V, cuba, spiking, alif, zero_reset, beta_mem, beta_syn, threshold,
     v_reset, adapt_beta, adapt_rho,
 ) -> None:  # fmt: skip
     """As :func:`._loops.make_loops`'s forward loop (same arguments, same effect)."""
@@ -340,7 +337,7 @@ def forward_loop(
     rec = None if rec_t is None else rec_t.contiguous()
     _fn("forward", P.dtype)(
         ctypes.c_int64(steps), ctypes.c_int64(batch), ctypes.c_int64(n),
-        _p(P), _p(out), _p(rec), _p(TH), _p(V),
+        _p(P), _p(out), _p(rec), _p(V),
         ctypes.c_int(cuba), ctypes.c_int(spiking), ctypes.c_int(alif), ctypes.c_int(zero_reset),
         real(beta_mem), real(beta_syn), real(threshold), real(v_reset),
         real(adapt_beta), real(adapt_rho),
@@ -349,7 +346,7 @@ def forward_loop(
 
 
 def backward(
-    U, out, g_out, g_v, rec, TH, x, want_w, want_rec, cuba, spiking, alif, zero_reset,
+    U, out, g_out, g_v, rec, x, want_w, want_rec, cuba, spiking, alif, zero_reset,
     detach_reset, beta_mem, beta_syn, threshold, v_reset, adapt_beta, adapt_rho, code, p1, p2,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:  # fmt: skip
     """``(gI, dW or None, dW_rec or None)``: the backward loop (as :mod:`._loops`'), with the
@@ -379,7 +376,7 @@ def backward(
     # the arguments of every step; the per-step pointers (slots below) move by whole steps
     args = [
         ctypes.c_int64(batch), ctypes.c_int64(n),
-        None, None, None,  # G[t], z[t], TH[t]
+        None, None,  # G[t], z[t]
         None, ctypes.c_int64(g_out.stride(1)),  # g_out[t]
         None, ctypes.c_int64(0 if g_v is None else g_v.stride(1)),  # g_v[t]
         None, _p(grec_t), None, ctypes.c_int64(n_in), _p(gw_t),  # z[t-1], x[t]
@@ -389,19 +386,18 @@ def backward(
     moving = {  # slot: (address at t = 0, bytes per step)
         2: (G.data_ptr(), row),
         3: (out.data_ptr(), row) if spiking else None,
-        4: (TH.data_ptr(), row) if TH is not None else None,
-        5: (g_out.data_ptr(), g_out.stride(0) * g_out.element_size()),
-        7: (g_v.data_ptr(), g_v.stride(0) * g_v.element_size()) if g_v is not None else None,
-        11: (x.data_ptr(), batch * n_in * x.element_size()) if fused_w else None,
+        4: (g_out.data_ptr(), g_out.stride(0) * g_out.element_size()),
+        6: (g_v.data_ptr(), g_v.stride(0) * g_v.element_size()) if g_v is not None else None,
+        10: (x.data_ptr(), batch * n_in * x.element_size()) if fused_w else None,
     }
     moving = {slot: where for slot, where in moving.items() if where is not None}
     for t in range(steps - 1, -1, -1):
         for slot, (base, stride) in moving.items():
             args[slot] = ctypes.c_void_p(base + t * stride)
         if grec_t is not None and t > 0:
-            args[9] = ctypes.c_void_p(out.data_ptr() + (t - 1) * row)
+            args[8] = ctypes.c_void_p(out.data_ptr() + (t - 1) * row)
         else:
-            args[9] = None
+            args[8] = None
         step(*args)
         if rec is not None and t > 0:
             torch.mm(G[t], rec, out=gz)
