@@ -249,6 +249,32 @@ def test_strided_arguments(impl):
     _assert_close_grads(ours, theirs, 1e-10, ["weight", "bias", "rec_weight"])
 
 
+@pytest.mark.parametrize("impl", ["native", "script"])
+@pytest.mark.parametrize(
+    "surrogate",
+    [
+        SurrogateFunction.fast_sigmoid(7.0),
+        SurrogateFunction.atan(3.0),
+        SurrogateFunction.piecewise_linear(0.8, 0.6),
+        SurrogateFunction.exponential(1.7, 2.5),
+    ],
+    ids=lambda fn: fn.function,
+)
+def test_every_surrogate(impl, surrogate):
+    """Each schema surrogate in the kernels (the native ones compute it in C) against autograd
+    through the reference, whose spike uses surrogates.py (itself checked against snnTorch
+    and closed forms in test_surrogates.py)."""
+    p = layer_params("alif", "subtract")
+    x, w, b, r = layer_tensors(8, "alif", True)
+    inputs = [t.requires_grad_() for t in (x, w, b, r)]
+    out, volt = run_layer(x, w, b, r, p, surrogate, return_voltage=True, impl=impl)
+    ref_out, ref_volt = reference_layer(x, w, b, r, p, surrogate)
+    _check_activity(p, ref_out)
+    assert torch.equal(out, ref_out)
+    ours, theirs = _grads(out, volt, inputs, 8), _grads(ref_out, ref_volt, inputs, 8)
+    _assert_close_grads(ours, theirs, 1e-10, ["x", "weight", "bias", "rec_weight"])
+
+
 def test_schema_surrogate_and_partial_gradients():
     from nirbridge.learning import Surrogate
 

@@ -379,7 +379,7 @@ class Loss(Spec):
 SURROGATES = {
     # dS/dv = 1 / (slope * |v| + 1)**2 (Zenke & Ganguli 2018; snnTorch fast_sigmoid)
     "fast_sigmoid": (("slope",), ()),
-    # dS/dv = (alpha / 2) / (1 + (pi * alpha * v / 2)**2) / pi (snnTorch atan, SpikingJelly)
+    # dS/dv = (alpha / 2) / (1 + (pi * alpha * v / 2)**2) (snnTorch atan, SpikingJelly ATan)
     "atan": (("alpha",), ()),
     # dS/dv = height * max(0, 1 - |v| / width) (Bellec et al. 2018)
     "piecewise_linear": (("height", "width"), ()),
@@ -395,7 +395,7 @@ class Surrogate(Spec):
     With ``v`` the membrane voltage minus the threshold (the graph's voltage units):
 
     - ``fast_sigmoid``: ``1 / (slope * |v| + 1)**2``
-    - ``atan``: ``(alpha / 2) / (1 + (pi * alpha * v / 2)**2) / pi``
+    - ``atan``: ``(alpha / 2) / (1 + (pi * alpha * v / 2)**2)``
     - ``piecewise_linear``: ``height * max(0, 1 - |v| / width)``
     - ``exponential``: ``height * exp(-beta * |v|)``
     """

@@ -6,7 +6,7 @@ surrogate-gradient training replaces ``dH/du`` by a smooth bump ``S'(u)`` in the
 only. The bumps are those of the learning schema (:data:`nirbridge.learning.SURROGATES`):
 
 - ``fast_sigmoid``:     ``S'(u) = 1 / (slope * |u| + 1)**2``      (Zenke & Ganguli 2018)
-- ``atan``:             ``S'(u) = (alpha / 2) / (1 + (pi * alpha * u / 2)**2) / pi``
+- ``atan``:             ``S'(u) = (alpha / 2) / (1 + (pi * alpha * u / 2)**2)``  (snnTorch)
 - ``piecewise_linear``: ``S'(u) = height * max(0, 1 - |u| / width)``   (Bellec et al. 2018)
 - ``exponential``:      ``S'(u) = height * exp(-beta * |u|)``       (Shrestha & Orchard 2018)
 
@@ -43,7 +43,7 @@ def surrogate_derivative(u: torch.Tensor, code: int, p1: float, p2: float) -> to
     if code == 0:  # fast_sigmoid, p1 = slope
         return torch.reciprocal(torch.square(torch.abs(u) * p1 + 1.0))
     if code == 1:  # atan, p1 = alpha
-        return torch.reciprocal(torch.square(u * (math.pi * p1 / 2.0)) + 1.0) * (p1 / 2.0 / math.pi)
+        return torch.reciprocal(torch.square(u * (math.pi * p1 / 2.0)) + 1.0) * (p1 / 2.0)
     if code == 2:  # piecewise_linear, p1 = height, p2 = width
         return torch.clamp(1.0 - torch.abs(u) / p2, min=0.0) * p1
     if code == 3:  # exponential, p1 = height, p2 = beta

@@ -125,7 +125,7 @@ static void NAME(surrogate)(int64_t n, const REAL *restrict u, REAL *restrict s,
         }
     } else if (code == 1) {
         REAL c = (REAL)(3.14159265358979323846 * (double)p1 / 2.0);
-        REAL h = (REAL)((double)p1 / 2.0 / 3.14159265358979323846);
+        REAL h = (REAL)((double)p1 / 2.0);
         for (int64_t q = 0; q < n; q++) {
             REAL x = u[q] * c;
             s[q] = (REAL)1 / (x * x + (REAL)1) * h;
