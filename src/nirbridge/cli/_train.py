@@ -102,6 +102,7 @@ def _run(rank: int, world: int, args: argparse.Namespace) -> None:
         checkpoint=checkpoint,
         progress=progress,
         schedule=recipe.schedule,
+        lr_decay=recipe.lr_decay,
     )
 
     def report(rec) -> None:

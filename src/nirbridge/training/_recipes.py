@@ -51,6 +51,7 @@ class Recipe:
     reset: str = "subtract"
     bias: bool = False
     schedule: str = "constant"
+    lr_decay: float = 0.95
     recurrent: bool = False
     threshold: float = 1.0
     eprop: dict | None = None  # EProp fields besides scope, loss and optimizer
@@ -187,6 +188,27 @@ RECIPES: dict[tuple[str, str], Recipe] = {
         },
     ),
 }
+
+# Wunderlich & Pehle's EventProp Yin-Yang network: CubaLIF hidden and output layers, the
+# time-to-first-spike loss, their initial weights (N(1.5, 0.78), N(0.93, 0.1) in units of the
+# current jump, times dt/tau_mem here), on a 0.1 ms grid (benchmarks/yinyang_eventprop.py)
+RECIPES[("yinyang", "eventprop")] = Recipe(
+    dataset="yinyang",
+    algorithm="eventprop",
+    dt=1e-4,
+    steps=500,
+    sizes=(5, 200, 3),
+    kinds=("cubalif", "cubalif"),
+    tau_mem=20e-3,
+    tau_syn=5e-3,
+    loss=Loss(name="ttfs", tau0=0.5e-3, tau1=6.4e-3, alpha=0.003),
+    optimizer=Optimizer.adam(5e-3, batch_size=128),
+    epochs=45,
+    weight_std=(0.78 * 1e-4 / 20e-3, 0.1 * 1e-4 / 20e-3),
+    weight_mean=(1.5 * 1e-4 / 20e-3, 0.93 * 1e-4 / 20e-3),
+    schedule="exponential",
+    lr_decay=0.9,
+)
 
 #: Latency-coded images (30 steps of 1 ms, the second half silent): LIF hidden layer, LI readout.
 _IMAGES = Recipe(

@@ -79,13 +79,17 @@ def make_optimizer(spec: Optimizer, params: list[torch.nn.Parameter]) -> torch.o
     )
 
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "exponential")
 
 
-def learning_rate(base: float, schedule: str, epoch: int, epochs: int) -> float:
+def learning_rate(
+    base: float, schedule: str, epoch: int, epochs: int, decay: float = 0.95
+) -> float:
     """The learning rate of ``epoch`` (0-based) of ``epochs`` under ``schedule``."""
     if schedule == "cosine":
         return base * 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
+    if schedule == "exponential":
+        return base * decay**epoch
     return base
 
 
@@ -113,9 +117,10 @@ class Trainer:
         seed: Seeds the sample order of every epoch.
         checkpoint: File written atomically after every epoch (and read by ``resume``).
         progress: Show progress bars on stderr (default: when stderr is a terminal).
-        schedule: Learning rate per epoch: "constant" (the rule's), or "cosine" (the rule's
-            rate decayed along half a cosine to 0 at the last epoch). A function of the epoch
-            only, so resumed runs follow it too.
+        schedule: Learning rate per epoch: "constant" (the rule's), "cosine" (the rule's
+            rate decayed along half a cosine to 0 at the last epoch) or "exponential" (times
+            ``lr_decay`` per epoch). A function of the epoch only, so resumed runs follow it.
+        lr_decay: The factor per epoch of the "exponential" schedule.
     """
 
     def __init__(
@@ -128,10 +133,11 @@ class Trainer:
         checkpoint: str | os.PathLike | None = None,
         progress: bool | None = None,
         schedule: str = "constant",
+        lr_decay: float = 0.95,
     ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule: expected one of {SCHEDULES}, got {schedule!r}")
-        self.schedule = schedule
+        self.schedule, self.lr_decay = schedule, lr_decay
         self.network = network
         self.rule = rule
         self.engine = engine if engine is not None else engine_for(rule)
@@ -175,7 +181,9 @@ class Trainer:
         for epoch in range(len(self.history.epochs), epochs):
             start = time.perf_counter()
             for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate(self.spec.learning_rate, self.schedule, epoch, epochs)
+                group["lr"] = learning_rate(
+                    self.spec.learning_rate, self.schedule, epoch, epochs, self.lr_decay
+                )
             loss, acc = self._train_epoch(train, epoch, epochs)
             test_loss = test_acc = None
             if test is not None:
