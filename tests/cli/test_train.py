@@ -104,3 +104,25 @@ def test_eprop_training_writes_a_model_the_reference_runs_spike_exact(tmp_path):
         net.layers[0].rec_weight.copy_(rec)
     z, y = engine.learner(net).forward(x)
     np.testing.assert_array_equal(spikes, z.numpy())
+
+
+def test_eventprop_training_writes_a_model_the_reference_runs_spike_exact(tmp_path):
+    out = tmp_path / "ev.nir"
+    args = ["train", "--dataset", "yinyang", "--algorithm", "eventprop", "--epochs", "1"]
+    assert main([*args, "--output", str(out), "--progress", "off"]) == 0
+    graph = read(out)
+    assert rule_of(graph).kind == "eventprop"
+    from nirbridge.training._recipes import recipe
+    from nirbridge.training.eventprop import eventprop_forward
+
+    r = recipe("yinyang", "eventprop")
+    x = r.data("test").x[:40].transpose(0, 1).to(torch.float64)
+    net = SpikingNetwork.from_nir(graph, dtype=torch.float64)
+    layers = [(m.weight, m.bias, m.rec_weight, m.params) for m in net.layers]
+    with torch.no_grad():
+        trained = eventprop_forward(x, layers, rule_of(graph).loss)
+    result = simulate(graph, {"input": x.numpy()}, batched=True, record=["cubalif1"])
+    hidden = trained.spike_raster(0).numpy()
+    assert hidden.sum() > 0
+    np.testing.assert_array_equal(result.recorded["cubalif1"], hidden)
+    np.testing.assert_array_equal(result.outputs["output"], trained.spike_raster(1).numpy())
