@@ -137,7 +137,14 @@ def discrete(layers, spikes, loss, dt, frozen=False):
         values = eventprop_forward(x, net, LOSSES[loss]).readout
     logits = values * (dt / SUM_UNIT) if loss == "sum_voltage" else values
     tensors = [t for layer in net for t in layer[:3] if t is not None]
-    grads = iter(torch.autograd.grad(readout_loss(logits, LABELS, LOSSES[loss]), tensors))
+    value = readout_loss(logits, LABELS, LOSSES[loss])
+    if value.requires_grad:  # (frozen spikes: the layers below the readout get no gradient)
+        found = torch.autograd.grad(value, tensors, allow_unused=True)
+        grads = iter(
+            [torch.zeros_like(t) if g is None else g for g, t in zip(found, tensors, strict=True)]
+        )
+    else:  # constant spike times: the gradient is zero
+        grads = iter([torch.zeros_like(t) for t in tensors])
     out = []
     for (_, b, r, _), (sw, sb) in zip(net, scales, strict=True):
         out.append(
