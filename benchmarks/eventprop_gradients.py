@@ -7,6 +7,8 @@
    as dt shrinks (median over random networks per loss), and, for contrast, that of
    backpropagation through the same euler steps with the spikes held constant (no jump: what
    BPTT gives without a surrogate).
+3. The Yin-Yang network of W&P at its initial weights (24 training samples, ``ttfs``): the
+   cosine between the euler engine's gradient and the continuous one, per layer and dt.
 
 Usage: ``python benchmarks/eventprop_gradients.py [--networks 10]``; a table per part and one
 JSON line at the end.
@@ -192,6 +194,38 @@ def _frozen_readout(x, net, readout):
     return count + state[-1]["v"] / net[-1][3].threshold
 
 
+def yinyang_alignment(dts) -> dict:
+    """Cosine of discrete vs continuous gradients per layer on W&P's Yin-Yang network."""
+    from nirbridge.training.datasets import yinyang_spike_times, yinyang_split
+
+    gen = torch.Generator().manual_seed(0)
+    w_h = (torch.randn(200, 5, generator=gen) * 0.78 + 1.5).numpy()
+    w_o = (torch.randn(3, 200, generator=gen) * 0.1 + 0.93).numpy()
+    points, labels = yinyang_split("train")
+    times = yinyang_spike_times(points[:24])
+    spikes = [(t, np.arange(5)) for t in times]
+    labels = torch.tensor(labels[:24])
+    loss = Loss(name="ttfs", tau0=0.5e-3, tau1=6.4e-3, alpha=0.003)
+    cuba = {"kind": "cubalif", "tau_mem": 20e-3, "tau_syn": 5e-3, "gain": 1 / 20e-3}
+    layers = [ContinuousLayer(weight=w_h, **cuba), ContinuousLayer(weight=w_o, **cuba)]
+    result = continuous_run(layers, spikes, 0.05, "first_spike_time")
+    values = torch.tensor(result.values, requires_grad=True)
+    readout_loss(values, labels, loss).backward()
+    exact = continuous_gradient(result, values.grad.numpy())
+    out = {}
+    for dt in dts:
+        x, net, scales = discretize_continuous(layers, spikes, 0.05, dt)
+        net = [(w.clone().requires_grad_(), b, r, p) for w, b, r, p in net]
+        value = readout_loss(eventprop_forward(x, net, loss).readout, labels, loss)
+        grads = torch.autograd.grad(value, [net[0][0], net[1][0]])
+        cos = []
+        for k in range(2):
+            a, b = grads[k].numpy().ravel() * scales[k][0], exact[k][0].ravel()
+            cos.append(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
+        out[dt] = cos
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=10)
@@ -231,9 +265,17 @@ def main() -> None:
             med = np.median(np.array(errs), axis=0)
             conv[f"{loss}/{name}"] = [float(e) for e in med]
             print(f"  {loss:12s} {name:14s}" + " ".join(f"{e:8.3f}" for e in med))
+    yy_dts = (2e-4, 1e-4, 5e-5, 2.5e-5)
+    alignment = yinyang_alignment(yy_dts)
+    print("Yin-Yang network at its initial weights: cosine (euler engine, continuous)")
+    for dt, (hidden, output) in alignment.items():
+        print(
+            f"  dt {dt * 1e6:6.1f} us   hidden weights {hidden:.3f}   output weights {output:.3f}"
+        )
     _common.emit(
         {
             "benchmark": "eventprop_gradients",
+            "yinyang_cosine_hidden_output": {str(dt): c for dt, c in alignment.items()},
             "networks": args.networks,
             "fd_max_relative_error": fd,
             "dt": list(dts),
