@@ -36,8 +36,8 @@ class Events:
     ``b * n + k`` of each, the voltage rise ``r`` over its crossing step and (reset "zero") the
     reset it made and the one a step later would have made. Nothing is kept per time step."""
 
-    step: torch.Tensor  # (E,) int32
-    index: torch.Tensor  # (E,) int32
+    step: torch.Tensor  # (E,) int32 (int64 past 2**31 steps)
+    index: torch.Tensor  # (E,) int32 (int64 past 2**31 neurons in a batch)
     rise: torch.Tensor  # (E,)
     reset: torch.Tensor | None  # (2, E), reset "zero" only
 
@@ -106,6 +106,9 @@ def forward(x: torch.Tensor, layers: list[Layer], readout: str) -> Forward:
     store: list[tuple[list, list, list, list] | None] = [
         ([], [], [], []) if layer.spiking else None for layer in layers
     ]
+    # compact indices: int32 where they fit
+    step_type = torch.int32 if steps < 2**31 else torch.int64
+    index_type = [torch.int32 if batch * layer.n < 2**31 else torch.int64 for layer in layers]
     first = frac = vmax = argmax = total = None
     never = steps + 1
     if readout == "first_spike_time":
@@ -139,8 +142,8 @@ def forward(x: torch.Tensor, layers: list[Layer], readout: str) -> Forward:
             if idx.numel():
                 v_pre = vp.view(-1)[idx]
                 v_old = v[k].view(-1)[idx]
-                index.append(idx.to(torch.int32))
-                when.append(torch.full((idx.numel(),), t, dtype=torch.int32, device=device))
+                index.append(idx.to(index_type[k]))
+                when.append(torch.full((idx.numel(),), t, dtype=step_type, device=device))
                 rise.append(torch.maximum(v_pre - v_old, v_pre - p.threshold))
                 if layer.zero_reset:
                     # reset size now, and what a reset one step later would have removed:
@@ -182,12 +185,13 @@ def forward(x: torch.Tensor, layers: list[Layer], readout: str) -> Forward:
             events.append(None)
             continue
         index, rise, size, when = store[k]
-        empty_i = torch.zeros(0, dtype=torch.int32, device=device)
         empty_f = torch.zeros(0, dtype=dtype, device=device)
         events.append(
             Events(
-                step=torch.cat(when) if when else empty_i,
-                index=torch.cat(index) if index else empty_i,
+                step=torch.cat(when) if when else torch.zeros(0, dtype=step_type, device=device),
+                index=torch.cat(index)
+                if index
+                else torch.zeros(0, dtype=index_type[k], device=device),
                 rise=torch.cat(rise) if rise else empty_f,
                 reset=(
                     (torch.cat(size, dim=1) if size else empty_f.reshape(2, 0))
