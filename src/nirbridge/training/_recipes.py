@@ -191,23 +191,25 @@ RECIPES: dict[tuple[str, str], Recipe] = {
 
 # Wunderlich & Pehle's EventProp Yin-Yang network: CubaLIF hidden and output layers, the
 # time-to-first-spike loss, their initial weights (N(1.5, 0.78), N(0.93, 0.1) in units of the
-# current jump, times dt/tau_mem here), on a 0.1 ms grid (benchmarks/yinyang_eventprop.py)
+# current jump) and Adam step (5e-3), both times dt/tau_mem in the step equations' units, on a
+# 0.05 ms grid (0.1 ms degrades the hidden layer's gradient: docs/eventprop.md)
+_EP_SCALE = 5e-5 / 20e-3
 RECIPES[("yinyang", "eventprop")] = Recipe(
     dataset="yinyang",
     algorithm="eventprop",
-    dt=1e-4,
-    steps=500,
+    dt=5e-5,
+    steps=1000,
     sizes=(5, 200, 3),
     kinds=("cubalif", "cubalif"),
     tau_mem=20e-3,
     tau_syn=5e-3,
     loss=Loss(name="ttfs", tau0=0.5e-3, tau1=6.4e-3, alpha=0.003),
-    optimizer=Optimizer.adam(5e-3, batch_size=128),
+    optimizer=Optimizer.adam(5e-3 * _EP_SCALE, batch_size=128),
     epochs=45,
-    weight_std=(0.78 * 1e-4 / 20e-3, 0.1 * 1e-4 / 20e-3),
-    weight_mean=(1.5 * 1e-4 / 20e-3, 0.93 * 1e-4 / 20e-3),
+    weight_std=(0.78 * _EP_SCALE, 0.1 * _EP_SCALE),
+    weight_mean=(1.5 * _EP_SCALE, 0.93 * _EP_SCALE),
     schedule="exponential",
-    lr_decay=0.9,
+    lr_decay=0.95,
 )
 
 #: Latency-coded images (30 steps of 1 ms, the second half silent): LIF hidden layer, LI readout.
