@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..._errors import SimulationInputError
+from .._data import SpikeDataset
 
 #: The published splits: (samples, seed).
 SPLITS = {"train": (5000, 42), "validation": (1000, 41), "test": (1000, 40)}
@@ -102,13 +103,11 @@ def yinyang_spike_times(
 def latency_raster(times: np.ndarray, dt: float, steps: int) -> np.ndarray:
     """Spike times ``(n, channels)`` as a raster ``(steps, n, channels)`` of 0/1 (time first):
     a spike at ``s`` seconds falls in step ``floor(s / dt) + 1`` (row ``floor(s / dt)``);
-    spikes at or after ``steps * dt`` are dropped."""
+    spikes at or after ``steps * dt`` are dropped (:meth:`SpikeDataset.from_spike_times`)."""
     times = np.asarray(times, float)
-    rows = np.floor(times / dt + 1e-9).astype(np.int64)
-    raster = np.zeros((steps, *times.shape), dtype=np.float32)
-    sample, channel = np.nonzero(rows < steps)
-    raster[rows[sample, channel], sample, channel] = 1.0
-    return raster
+    labels = np.zeros(times.shape[0], dtype=np.int64)
+    data = SpikeDataset.from_spike_times(times, labels, dt=dt, steps=steps)
+    return data.x.numpy().transpose(1, 0, 2).astype(np.float32)
 
 
 __all__ = [
