@@ -20,9 +20,10 @@ from nirbridge.training import SpikingNetwork  # noqa: E402
 from nirbridge.training.datasets.digits import digits  # noqa: E402
 
 
-def _train(tmp_path, name, *extra):
+def _train(tmp_path, name, *extra, dataset="digits", algorithm="surrogate"):
+    """Run ``nirbridge train``; return the model's path and its metrics."""
     out = tmp_path / f"{name}.nir"
-    args = ["train", "--dataset", "digits", "--algorithm", "surrogate", "--output", str(out)]
+    args = ["train", "--dataset", dataset, "--algorithm", algorithm, "--output", str(out)]
     args += ["--metrics", str(tmp_path / f"{name}.json"), "--progress", "off", *extra]
     assert main(args) == 0
     return out, json.loads((tmp_path / f"{name}.json").read_text())
@@ -77,9 +78,7 @@ def test_help_names_the_datasets_and_algorithms(flag, capsys):
 
 
 def test_eprop_training_writes_a_model_the_reference_runs_spike_exact(tmp_path):
-    out = tmp_path / "e.nir"
-    args = ["train", "--dataset", "digits", "--algorithm", "eprop", "--epochs", "1"]
-    assert main([*args, "--output", str(out), "--progress", "off"]) == 0
+    out, _ = _train(tmp_path, "e", "--epochs", "1", algorithm="eprop")
     graph = read(out)
     assert rule_of(graph).kind == "eprop"
     from nirbridge.training._recipes import recipe
@@ -107,9 +106,7 @@ def test_eprop_training_writes_a_model_the_reference_runs_spike_exact(tmp_path):
 
 
 def test_eventprop_training_writes_a_model_the_reference_runs_spike_exact(tmp_path):
-    out = tmp_path / "ev.nir"
-    args = ["train", "--dataset", "yinyang", "--algorithm", "eventprop", "--epochs", "1"]
-    assert main([*args, "--output", str(out), "--progress", "off"]) == 0
+    out, _ = _train(tmp_path, "ev", "--epochs", "1", dataset="yinyang", algorithm="eventprop")
     graph = read(out)
     assert rule_of(graph).kind == "eventprop"
     from nirbridge.training._recipes import recipe

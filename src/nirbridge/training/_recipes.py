@@ -104,7 +104,7 @@ class Recipe:
             )
         raise ValueError(f"no recipe rule for algorithm {self.algorithm!r}")
 
-    def data(self, split: str, seed: int = 0) -> SpikeDataset:
+    def data(self, split: str) -> SpikeDataset:
         return _LOADERS[self.dataset](self, split)
 
 
